@@ -1,9 +1,9 @@
 """The TFLite-compatible model format: schema, object model, reading and writing.
 
-    >>> from emberlite.schema import read_model, write_model
-    >>> model = read_model("sine_float.tflite")          # doctest: +SKIP
-    >>> read_model(write_model(model)) == model          # doctest: +SKIP
-    True
+>>> from emberlite.schema import read_model, write_model
+>>> model = read_model("sine_float.tflite")          # doctest: +SKIP
+>>> read_model(write_model(model)) == model          # doctest: +SKIP
+True
 """
 
 from emberlite.schema.model import (

@@ -23,6 +23,8 @@ from emberlite.schema.types import (
 )
 
 EMPTY = memoryview(b"")
+# The int8 field of OperatorCode holds codes up to 126; 127 stands for "see builtin_code".
+_DEPRECATED_CODE_LIMIT = 127
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,19 @@ class OperatorCode:
     deprecated_builtin_code: int = 0
     custom_code: str | None = None
     version: int = 1
+
+    @classmethod
+    def for_builtin(cls, code: int, version: int = 1) -> OperatorCode:
+        """The entry TFLite's converter writes for a builtin: both fields filled."""
+        return cls(
+            builtin_code=code,
+            deprecated_builtin_code=min(code, _DEPRECATED_CODE_LIMIT),
+            version=version,
+        )
+
+    @classmethod
+    def for_custom(cls, custom_code: str, version: int = 1) -> OperatorCode:
+        return cls(BuiltinOperator.CUSTOM, BuiltinOperator.CUSTOM, custom_code, version)
 
     @property
     def code(self) -> int:

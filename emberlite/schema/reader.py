@@ -61,7 +61,9 @@ def read_model(source: ModelSource, *, name: str | None = None) -> Model:
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                buf = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) if size else EMPTY
+                buf = (
+                    memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) if size else EMPTY
+                )
         except OSError as e:
             raise ModelFormatError(f"{label}: cannot read: {e.strerror or e}") from e
     else:
@@ -91,10 +93,13 @@ class _Decoder:
             buffers=buffers,
             metadata_buffer=_ints(raw.metadataBuffer),
             metadata=tuple(
-                Metadata(self.text("metadata.name", m.name) or "", m.buffer) for m in raw.metadata or ()
+                Metadata(self.text("metadata.name", m.name) or "", m.buffer)
+                for m in raw.metadata or ()
             ),
             signature_defs=tuple(self.signature(s) for s in raw.signatureDefs or ()),
-            external_buffer_groups=tuple(self.options(g, "model") for g in raw.externalBufferGroups or ()),
+            external_buffer_groups=tuple(
+                self.options(g, "model") for g in raw.externalBufferGroups or ()
+            ),
             external_buffers=tuple(self.options(b, "model") for b in raw.externalBuffers or ()),
             source=self.source,
         )
@@ -135,10 +140,14 @@ class _Decoder:
     def subgraph(self, index: int, raw: fb.SubGraphT) -> SubGraph:
         where = f"subgraph {index}"
         return SubGraph(
-            tensors=tuple(self.tensor(f"{where} tensor {i}", t) for i, t in enumerate(raw.tensors or ())),
+            tensors=tuple(
+                self.tensor(f"{where} tensor {i}", t) for i, t in enumerate(raw.tensors or ())
+            ),
             inputs=_ints(raw.inputs) or (),
             outputs=_ints(raw.outputs) or (),
-            operators=tuple(self.operator(f"{where} operator {i}", o) for i, o in enumerate(raw.operators or ())),
+            operators=tuple(
+                self.operator(f"{where} operator {i}", o) for i, o in enumerate(raw.operators or ())
+            ),
             name=self.text(where, raw.name),
             debug_metadata_index=raw.debugMetadataIndex,
         )
@@ -160,7 +169,9 @@ class _Decoder:
             external_buffer=raw.externalBuffer,
         )
 
-    def quantization(self, where: str, raw: fb.QuantizationParametersT | None) -> QuantizationParameters | None:
+    def quantization(
+        self, where: str, raw: fb.QuantizationParametersT | None
+    ) -> QuantizationParameters | None:
         if raw is None:
             return None
         return QuantizationParameters(
@@ -179,9 +190,13 @@ class _Decoder:
             DimensionMetadata(
                 format=d.format,
                 dense_size=d.denseSize,
-                array_segments=None if d.arraySegments is None else _ints(d.arraySegments.values) or (),
+                array_segments=None
+                if d.arraySegments is None
+                else _ints(d.arraySegments.values) or (),
                 array_segments_kind=_kind(d.arraySegments),
-                array_indices=None if d.arrayIndices is None else _ints(d.arrayIndices.values) or (),
+                array_indices=None
+                if d.arrayIndices is None
+                else _ints(d.arrayIndices.values) or (),
                 array_indices_kind=_kind(d.arrayIndices),
             )
             for d in raw.dimMetadata or ()
@@ -197,7 +212,9 @@ class _Decoder:
         if raw.largeCustomOptionsSize:
             start, size = raw.largeCustomOptionsOffset, raw.largeCustomOptionsSize
             if start + size > len(self.buf):
-                raise self.fail(where, f"custom options claim bytes {start}..{start + size} past the end")
+                raise self.fail(
+                    where, f"custom options claim bytes {start}..{start + size} past the end"
+                )
             custom = bytes(self.buf[start : start + size])
         unknown = 0
         if raw.builtinOptionsType and raw.builtinOptions is None:
@@ -208,14 +225,18 @@ class _Decoder:
             opcode_index=raw.opcodeIndex,
             inputs=_ints(raw.inputs) or (),
             outputs=_ints(raw.outputs) or (),
-            builtin_options=None if raw.builtinOptions is None else self.options(raw.builtinOptions, where),
+            builtin_options=None
+            if raw.builtinOptions is None
+            else self.options(raw.builtinOptions, where),
             custom_options=custom,
             custom_options_format=raw.customOptionsFormat,
             mutating_variable_inputs=None
             if raw.mutatingVariableInputs is None
             else tuple(bool(v) for v in raw.mutatingVariableInputs),
             intermediates=_ints(raw.intermediates),
-            builtin_options_2=None if raw.builtinOptions2 is None else self.options(raw.builtinOptions2, where),
+            builtin_options_2=None
+            if raw.builtinOptions2 is None
+            else self.options(raw.builtinOptions2, where),
             debug_metadata_index=raw.debugMetadataIndex,
             unknown_options_type=unknown,
         )
@@ -226,14 +247,20 @@ class _Decoder:
         return SignatureDef(
             signature_key=key,
             subgraph_index=raw.subgraphIndex,
-            inputs=tuple(TensorMap(self.text(where, m.name) or "", m.tensorIndex) for m in raw.inputs or ()),
-            outputs=tuple(TensorMap(self.text(where, m.name) or "", m.tensorIndex) for m in raw.outputs or ()),
+            inputs=tuple(
+                TensorMap(self.text(where, m.name) or "", m.tensorIndex) for m in raw.inputs or ()
+            ),
+            outputs=tuple(
+                TensorMap(self.text(where, m.name) or "", m.tensorIndex) for m in raw.outputs or ()
+            ),
         )
 
     def options(self, raw: Any, where: str) -> Options:
         """Any generated object-API table as a generic Options record."""
         kind = type(raw).__name__.removesuffix("T")
-        return Options(kind, tuple((snake_case(k), self.value(v, where)) for k, v in vars(raw).items()))
+        return Options(
+            kind, tuple((snake_case(k), self.value(v, where)) for k, v in vars(raw).items())
+        )
 
     def value(self, v: Any, where: str) -> Any:
         if isinstance(v, np.ndarray):
@@ -249,10 +276,17 @@ class _Decoder:
     # -- consistency ------------------------------------------------------------------------
 
     def check(self, model: Model) -> None:
-        n_buffers, n_codes, n_subgraphs = len(model.buffers), len(model.operator_codes), len(model.subgraphs)
+        n_buffers, n_codes, n_subgraphs = (
+            len(model.buffers),
+            len(model.operator_codes),
+            len(model.subgraphs),
+        )
         for m in model.metadata:
             if m.buffer >= n_buffers:
-                raise self.fail(f"metadata {m.name!r}", f"buffer {m.buffer} does not exist ({n_buffers} buffers)")
+                raise self.fail(
+                    f"metadata {m.name!r}",
+                    f"buffer {m.buffer} does not exist ({n_buffers} buffers)",
+                )
         for si, sg in enumerate(model.subgraphs):
             n_tensors = len(sg.tensors)
             for ti, t in enumerate(sg.tensors):
@@ -260,12 +294,21 @@ class _Decoder:
             for label, indices in (("inputs", sg.inputs), ("outputs", sg.outputs)):
                 bad = [i for i in indices if not 0 <= i < n_tensors]
                 if bad:
-                    raise self.fail(f"subgraph {si} {label}", f"tensor {bad[0]} does not exist ({n_tensors} tensors)")
+                    raise self.fail(
+                        f"subgraph {si} {label}",
+                        f"tensor {bad[0]} does not exist ({n_tensors} tensors)",
+                    )
             for oi, op in enumerate(sg.operators):
                 where = f"subgraph {si} operator {oi}"
                 if op.opcode_index >= n_codes:
-                    raise self.fail(where, f"operator code {op.opcode_index} does not exist ({n_codes} codes)")
-                for label, indices in (("input", op.inputs), ("output", op.outputs), ("intermediate", op.intermediates or ())):
+                    raise self.fail(
+                        where, f"operator code {op.opcode_index} does not exist ({n_codes} codes)"
+                    )
+                for label, indices in (
+                    ("input", op.inputs),
+                    ("output", op.outputs),
+                    ("intermediate", op.intermediates or ()),
+                ):
                     bad = [i for i in indices if not -1 <= i < n_tensors]
                     if bad:
                         raise self.fail(
@@ -279,7 +322,9 @@ class _Decoder:
             n_tensors = len(model.subgraphs[sig.subgraph_index].tensors)
             for m in sig.inputs + sig.outputs:
                 if m.tensor_index >= n_tensors:
-                    raise self.fail(where, f"{m.name!r} names tensor {m.tensor_index}, which does not exist")
+                    raise self.fail(
+                        where, f"{m.name!r} names tensor {m.tensor_index}, which does not exist"
+                    )
 
     def check_tensor(self, where: str, t: Tensor, model: Model) -> None:
         try:
@@ -287,10 +332,16 @@ class _Decoder:
         except ValueError:
             raise self.fail(where, f"unknown tensor type {t.type}") from None
         if t.buffer >= len(model.buffers):
-            raise self.fail(where, f"buffer {t.buffer} does not exist ({len(model.buffers)} buffers)")
+            raise self.fail(
+                where, f"buffer {t.buffer} does not exist ({len(model.buffers)} buffers)"
+            )
         if any(d < 0 for d in t.shape) and not t.shape_signature:
             raise self.fail(where, f"shape {list(t.shape)} has a negative dimension")
-        if t.quantization and t.quantization.zero_point and len(t.quantization.zero_point) != len(t.quantization.scale):
+        if (
+            t.quantization
+            and t.quantization.zero_point
+            and len(t.quantization.zero_point) != len(t.quantization.scale)
+        ):
             raise self.fail(where, "quantization has different numbers of scales and zero points")
         held = len(model.buffers[t.buffer].data)
         if held and t.sparsity is None:
@@ -306,11 +357,19 @@ class _Decoder:
 
 
 def _ints(v: Any) -> tuple[int, ...] | None:
-    return None if v is None else tuple(int(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v))
+    return (
+        None
+        if v is None
+        else tuple(int(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v))
+    )
 
 
 def _floats(v: Any) -> tuple[float, ...]:
-    return () if v is None else tuple(float(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v))
+    return (
+        ()
+        if v is None
+        else tuple(float(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v))
+    )
 
 
 def _kind(index_vector: Any) -> str:

@@ -36,7 +36,9 @@ class _Verifier:
 
     def check_range(self, where: str, pos: int, length: int, align: int = 1) -> None:
         if pos < 0 or length < 0 or pos + length > self.size:
-            raise self.fail(where, f"{length} bytes at offset {pos} lie outside the {self.size}-byte file")
+            raise self.fail(
+                where, f"{length} bytes at offset {pos} lie outside the {self.size}-byte file"
+            )
         if align > 1 and pos % align:
             raise self.fail(where, f"offset {pos} is not aligned to {align} bytes")
 
@@ -57,7 +59,10 @@ class _Verifier:
         self.check_range(where, pos, 4, 4)
         vtable = pos - _I32.unpack_from(self.buf, pos)[0]
         self.check_range(f"{where} vtable", vtable, 4, 2)
-        vsize, tsize = _U16.unpack_from(self.buf, vtable)[0], _U16.unpack_from(self.buf, vtable + 2)[0]
+        vsize, tsize = (
+            _U16.unpack_from(self.buf, vtable)[0],
+            _U16.unpack_from(self.buf, vtable + 2)[0],
+        )
         if vsize < 4 or vsize % 2:
             raise self.fail(where, f"vtable size {vsize} is invalid")
         self.check_range(f"{where} vtable", vtable, vsize, 2)
@@ -113,7 +118,8 @@ def verify_model_buffer(buf: memoryview, source: str) -> int:
     ident = bytes(buf[4:8])
     if ident != FILE_IDENTIFIER:
         raise ModelFormatError(
-            f"{source}: not a TFLite model (file identifier {ident!r}, expected {FILE_IDENTIFIER!r})"
+            f"{source}: not a TFLite model "
+            f"(file identifier {ident!r}, expected {FILE_IDENTIFIER!r})"
         )
     verifier = _Verifier(buf, source)
     root = verifier.target("root", 0)

@@ -108,8 +108,12 @@ def _model_t(model: Model, out_of_band: bool) -> fb.ModelT:
             fb.SignatureDefT,
             signatureKey=s.signature_key,
             subgraphIndex=s.subgraph_index,
-            inputs=[_init(fb.TensorMapT, name=m.name, tensorIndex=m.tensor_index) for m in s.inputs],
-            outputs=[_init(fb.TensorMapT, name=m.name, tensorIndex=m.tensor_index) for m in s.outputs],
+            inputs=[
+                _init(fb.TensorMapT, name=m.name, tensorIndex=m.tensor_index) for m in s.inputs
+            ],
+            outputs=[
+                _init(fb.TensorMapT, name=m.name, tensorIndex=m.tensor_index) for m in s.outputs
+            ],
         )
         for s in model.signature_defs
     ]
@@ -193,7 +197,9 @@ def _tensor_t(t: Tensor) -> fb.TensorT:
         sparsity=sparsity,
         shapeSignature=_list(t.shape_signature),
         hasRank=t.has_rank,
-        variantTensors=None if t.variant_tensors is None else [options_t(v) for v in t.variant_tensors],
+        variantTensors=None
+        if t.variant_tensors is None
+        else [options_t(v) for v in t.variant_tensors],
         externalBuffer=t.external_buffer,
     )
 
@@ -218,7 +224,9 @@ def _operator_t(model: Model, subgraph: int, index: int, op: Operator) -> fb.Ope
         opcodeIndex=op.opcode_index,
         inputs=list(op.inputs),
         outputs=list(op.outputs),
-        customOptions=None if op.custom_options is None else np.frombuffer(op.custom_options, np.uint8),
+        customOptions=None
+        if op.custom_options is None
+        else np.frombuffer(op.custom_options, np.uint8),
         customOptionsFormat=op.custom_options_format,
         mutatingVariableInputs=_list(op.mutating_variable_inputs),
         intermediates=_list(op.intermediates),

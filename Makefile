@@ -1,0 +1,42 @@
+# The two set-up commands of the README, and a few more.  Each target creates or updates the
+# local virtual environment .venv with what it needs (re-installed when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k schema"`.
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow lint schema models clean
+
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$*]'
+	touch $@
+
+## demo: fetch a real model, inspect it, and check that emberlite reads, rewrites and runs it
+demo: $(VENV)/.installed-reference
+	$(BIN)/python tools/fetch_models.py
+	$(BIN)/emberlite inspect "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
+	$(BIN)/emberlite check "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
+
+## test: the default suite (what CI runs)
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-slow: the long suites too (long fuzzing runs)
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+models: $(VENV)/.installed-test
+	$(BIN)/python tools/fetch_models.py --list
+
+## schema: regenerate emberlite/schema/model_generated.py and model_layout.py from model.fbs
+schema: $(VENV)/.installed-test
+	$(BIN)/python tools/gen_schema.py
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check emberlite tests tools
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
