@@ -20,3 +20,11 @@ class ModelWriteError(EmberliteError):
 
 class ModelFetchError(EmberliteError):
     """A test model could not be downloaded or did not match its pinned checksum."""
+
+
+class InterpreterStateError(EmberliteError, RuntimeError):
+    """An interpreter call made in the wrong state (invoke before allocate_tensors, ...)."""
+
+
+class TensorValueError(EmberliteError, ValueError):
+    """A bad tensor index or name, or a value of the wrong dtype or shape."""
