@@ -28,15 +28,19 @@ def litert() -> Any:
 
 
 def random_inputs(details: list[dict], seed: int = 0) -> list[np.ndarray]:
-    """Standard-normal floats, or integers in the int8 range, shaped like each input."""
+    """Seeded inputs in their natural range, shaped like each input.
+
+    Floats are uniform in [-1, 1), which covers images normalized to [0, 1] or [-1, 1];
+    integers span the int8/uint8 range (pixels, quantized values) clipped to the dtype.
+    """
     rng = np.random.default_rng(seed)
     arrays = []
     for d in details:
         if np.issubdtype(d["dtype"], np.floating):
-            arrays.append(rng.standard_normal(d["shape"]).astype(d["dtype"]))
+            arrays.append(rng.uniform(-1, 1, d["shape"]).astype(d["dtype"]))
         else:
             info = np.iinfo(d["dtype"])
-            low, high = max(int(info.min), -128), min(int(info.max), 127)
+            low, high = max(int(info.min), -128), min(int(info.max), 255)
             arrays.append(rng.integers(low, high, d["shape"], endpoint=True).astype(d["dtype"]))
     return arrays
 

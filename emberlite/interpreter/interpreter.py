@@ -241,13 +241,8 @@ class Interpreter:
         array = self._main.arrays[index]
         if array is None:
             if self._needs_allocate:
-                raise TensorValueError(
-                    f"Tensor data is null. Run allocate_tensors() first (tensor {index}, {t.name!r})"
-                )
-            raise TensorValueError(
-                f"Tensor {index} ({t.name!r}) holds no data: an intermediate whose memory was reused. "
-                "Create the Interpreter with experimental_preserve_all_tensors=True to read it."
-            )
+                raise TensorValueError(f"Tensor data is null. Run allocate_tensors() first (tensor {index}, {t.name!r})")
+            raise TensorValueError(f"Tensor {index} ({t.name!r}) holds no data: no node of the model computes it")
         return array
 
     def _details(self, index: int) -> dict[str, Any]:
