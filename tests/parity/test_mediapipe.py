@@ -1,10 +1,13 @@
 """Parity on real models: every mediapipe model LiteRT can run, output by output.
 
 The rule (DESIGN): float outputs within 1e-4 relative, 1e-5 absolute floor, of LiteRT's
-builtin kernels.  Deep models (300+ ops) drift further than that even between LiteRT's own
-CPU paths; for them the bar is measured, not a constant: emberlite must be no further from
-the builtin kernels than twice LiteRT's XNNPACK path is, on the same inputs.  Models whose
-custom ops only XNNPACK provides are compared with LiteRT's default path.
+builtin kernels.  Deep models drift further than that even between LiteRT's own CPU paths
+(on palm_detection and pose_detection, 160-300 ops, LiteRT's BUILTIN_REF and XNNPACK paths are
+both ~1e-3 from its builtin kernels: `python tools/parity_report.py` prints the figures).
+Where LiteRT's own XNNPACK path breaks the 1e-4 rule on an output, the bar for that output is
+measured, not a loosened constant: emberlite must be no further from the builtin kernels than
+twice the XNNPACK path is, on the same inputs.  Everywhere else the 1e-4 rule holds as is.
+Models whose custom ops only XNNPACK provides are compared with LiteRT's default path.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from emberlite.reference import random_inputs
 from emberlite.schema import read_model
 from tests.litert import litert_interpreter
 
-DEEP_MODEL_OPS = 300
 # Models LiteRT itself cannot run (mediapipe custom ops with no LiteRT kernel).
 LITERT_CANNOT_RUN = {"face_landmark_with_attention.tflite"}
 
@@ -42,15 +44,17 @@ def test_outputs_match_litert(real_model, seed):
     feeds = random_inputs(reference.get_input_details(), seed)
     expected = outputs(reference, feeds)
     ours = outputs(Interpreter(model_content=content), feeds)
-    n_ops = len(model.subgraphs[0].operators)
     xnnpack = None
     for k, (a, b) in enumerate(zip(ours, expected, strict=True)):
         assert a.shape == b.shape and a.dtype == b.dtype
         diff = difference(a, b)
         if diff.ok:
             continue
-        assert n_ops >= DEEP_MODEL_OPS and not xnnpack_only, f"output {k}: {diff}"
+        assert not xnnpack_only, f"output {k}: {diff}"
         if xnnpack is None:
             xnnpack = outputs(litert_interpreter(content, xnnpack=True), feeds)
-        bar = 2 * difference(xnnpack[k], b).max_rel
-        assert diff.max_rel <= bar, f"output {k}: {diff}, but LiteRT's XNNPACK path is {bar / 2:.3g} away"
+        drift = difference(xnnpack[k], b)
+        assert not drift.ok, f"output {k}: {diff}, while LiteRT's XNNPACK path keeps the 1e-4 rule"
+        assert diff.max_rel <= 2 * drift.max_rel, (
+            f"output {k}: {diff}, more than twice LiteRT's XNNPACK drift {drift.max_rel:.3g}"
+        )
