@@ -71,6 +71,12 @@ class SubgraphExecutor:
                     _dtype(t),
                     constant,
                 )
+        # A zero-element tensor that no node computes is a constant too, though its buffer is empty.
+        produced = {o for op in self.subgraph.operators for o in op.outputs} | set(self.subgraph.inputs)
+        for i, t in enumerate(tensors):
+            if infos[i] is None and i not in produced and not t.is_variable and 0 in t.shape:
+                values[i] = np.empty(t.shape, _dtype(t))
+                infos[i] = TensorInfo(i, t, t.shape, _dtype(t), values[i])
         for i in self.subgraph.inputs:
             infos[i] = TensorInfo(i, tensors[i], self.input_shapes[i], _dtype(tensors[i]))
         for i, t in enumerate(tensors):
@@ -151,7 +157,8 @@ class SubgraphExecutor:
     def _fold(self, ctx, kernel, plan, op, infos, values) -> None:
         """Run a node now, at prepare time, and make its outputs constants."""
         outs = [np.empty(infos[o].shape, infos[o].dtype) for o in op.outputs]
-        kernel.eval(plan.data, [None if i < 0 else infos[i].value for i in op.inputs], outs)
+        scratch = [np.empty(shape, dtype) for shape, dtype in plan.scratch]
+        kernel.eval(plan.data, [None if i < 0 else infos[i].value for i in op.inputs], outs + scratch)
         for o, array in zip(op.outputs, outs, strict=True):
             array.flags.writeable = False
             values[o] = array
@@ -181,7 +188,15 @@ class SubgraphExecutor:
             first = dict.fromkeys(first, 0)
             last = dict.fromkeys(last, end)
 
-        allocations = [Allocation(i, _nbytes(infos[i]), first[i], last[i]) for i in first]
+        allocations = [Allocation(i, _nbytes(infos[i].shape, infos[i].dtype), first[i], last[i]) for i in first]
+        # Scratch buffers live for their node's step only; keys past the tensors name them.
+        scratch_keys: list[list[int]] = []
+        for step, (_, _, _, plan) in enumerate(pending):
+            keys = []
+            for shape, dtype in plan.scratch:
+                keys.append(len(infos) + len(allocations))
+                allocations.append(Allocation(keys[-1], _nbytes(shape, np.dtype(dtype)), step, step))
+            scratch_keys.append(keys)
         offsets, self.arena_size = plan_arena(allocations)
         raw = np.empty(self.arena_size + ARENA_ALIGNMENT, np.uint8)
         arena = raw[-raw.ctypes.data % ARENA_ALIGNMENT :][: self.arena_size]
@@ -234,5 +249,5 @@ def _dtype(t: Tensor) -> np.dtype:
     return dtype
 
 
-def _nbytes(info: TensorInfo) -> int:
-    return int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize

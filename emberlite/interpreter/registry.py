@@ -86,12 +86,17 @@ class NodeContext:
 class NodePlan:
     """What `prepare` returns: the output shapes and the record `eval` receives as `data`.
 
+    `scratch`: (shape, dtype) of temporary buffers the node needs while it runs (padded
+    inputs, im2col columns).  They live in the arena, shared with other nodes' temporaries,
+    and reach `eval` after the outputs: `outs[n_outputs + j]`.  Their contents do not survive
+    between invokes.
     `folds`: eval may run at prepare time even when inputs are not constant, because the
     outputs depend only on shapes (SHAPE does this).
     """
 
     output_shapes: tuple[tuple[int, ...], ...]
     data: Any = None
+    scratch: tuple[tuple[tuple[int, ...], Any], ...] = ()
     folds: bool = False
 
 

@@ -56,7 +56,7 @@ def one_op_model(
         if x is None:
             input_ids.append(-1)
             continue
-        value = np.ascontiguousarray(x.value if isinstance(x, Const) else x)
+        value = np.require(x.value if isinstance(x, Const) else x, requirements="C")  # keeps 0-D
         buffer = 0
         if isinstance(x, Const):
             buffers.append(Buffer(memoryview(value.tobytes())))
@@ -90,7 +90,7 @@ def run(interpreter: Any, inputs: Sequence[np.ndarray | Const | None]) -> list[n
     interpreter.allocate_tensors()
     feeds = [x for x in inputs if x is not None and not isinstance(x, Const)]
     for d, x in zip(interpreter.get_input_details(), feeds, strict=True):
-        interpreter.set_tensor(d["index"], np.ascontiguousarray(x))
+        interpreter.set_tensor(d["index"], np.require(x, requirements="C"))
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
