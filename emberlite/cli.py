@@ -93,7 +93,9 @@ def _read_inputs(specs: tuple[str, ...], details: list[dict], seed: int) -> list
     return arrays
 
 
-_INPUT_HELP = "Input .npy file, in input order, or NAME=FILE.npy (repeatable). Default: seeded random."
+_INPUT_HELP = (
+    "Input .npy file, in input order, or NAME=FILE.npy (repeatable). Default: seeded random."
+)
 
 
 @main.command()
@@ -101,8 +103,16 @@ _INPUT_HELP = "Input .npy file, in input order, or NAME=FILE.npy (repeatable). D
 @click.option("-i", "--input", "inputs", multiple=True, help=_INPUT_HELP)
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--num-threads", type=int, default=None, help="Threads the kernels may use.")
-@click.option("-o", "--output-dir", type=click.Path(path_type=Path), help="Save each output as NAME.npy here.")
-def run(model: Path, inputs: tuple[str, ...], seed: int, num_threads: int | None, output_dir: Path | None) -> None:
+@click.option(
+    "-o", "--output-dir", type=click.Path(path_type=Path), help="Save each output as NAME.npy here."
+)
+def run(
+    model: Path,
+    inputs: tuple[str, ...],
+    seed: int,
+    num_threads: int | None,
+    output_dir: Path | None,
+) -> None:
     """Run MODEL once with emberlite's interpreter and show (or save) its outputs."""
     interpreter = Interpreter(model_path=str(model), num_threads=num_threads)
     details = interpreter.get_input_details()
@@ -139,7 +149,9 @@ def _file_name(tensor_name: str) -> str:
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--intermediates", is_flag=True, help="Compare every tensor in execution order too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def parity(model: Path, inputs: tuple[str, ...], seed: int, intermediates: bool, as_json: bool) -> None:
+def parity(
+    model: Path, inputs: tuple[str, ...], seed: int, intermediates: bool, as_json: bool
+) -> None:
     """Compare emberlite with LiteRT on MODEL, tensor by tensor; exit 1 if outputs differ.
 
     The rule: |ours - LiteRT| <= max(1e-5, 1e-4 * |LiteRT|) for floats, equality for integers.
@@ -147,7 +159,9 @@ def parity(model: Path, inputs: tuple[str, ...], seed: int, intermediates: bool,
     """
     content = _read_bytes(model)
     details = Interpreter(model_content=content).get_input_details()
-    report = run_parity(content, _read_inputs(inputs, details, seed) if inputs else None, seed, intermediates)
+    report = run_parity(
+        content, _read_inputs(inputs, details, seed) if inputs else None, seed, intermediates
+    )
     if as_json:
         click.echo(json.dumps(_report_json(report), indent=2))
     else:
@@ -165,7 +179,13 @@ def _read_bytes(path: Path) -> bytes:
 
 def _report_json(report: ParityReport) -> dict[str, Any]:
     def row(t: TensorParity) -> dict[str, Any]:
-        return {"index": t.index, "name": t.name, "producer": t.producer, **asdict(t.diff), "ok": t.diff.ok}
+        return {
+            "index": t.index,
+            "name": t.name,
+            "producer": t.producer,
+            **asdict(t.diff),
+            "ok": t.diff.ok,
+        }
 
     first = report.first_divergent
     return {
@@ -179,21 +199,44 @@ def _report_json(report: ParityReport) -> dict[str, Any]:
 
 def _print_parity(report: ParityReport, console: Console) -> None:
     console.print(f"reference: {report.reference}; rule: 1e-4 relative, 1e-5 absolute floor")
-    for title, rows in (("outputs", report.outputs), ("tensors in execution order", report.intermediates)):
+    for title, rows in (
+        ("outputs", report.outputs),
+        ("tensors in execution order", report.intermediates),
+    ):
         if not rows:
             continue
-        table = Table("tensor", "name", "produced by", "max abs", "max rel", "mismatched", "", title=title,
-                      box=None, title_justify="left")
+        table = Table(
+            "tensor",
+            "name",
+            "produced by",
+            "max abs",
+            "max rel",
+            "mismatched",
+            "",
+            title=title,
+            box=None,
+            title_justify="left",
+        )
         for t in rows:
             mark = "[green]ok[/]" if t.diff.ok else "[red]DIFFERS[/]"
-            table.add_row(str(t.index), t.name, t.producer, f"{t.diff.max_abs:.3g}", f"{t.diff.max_rel:.3g}",
-                          f"{t.diff.mismatched}/{t.diff.size}", mark)
+            table.add_row(
+                str(t.index),
+                t.name,
+                t.producer,
+                f"{t.diff.max_abs:.3g}",
+                f"{t.diff.max_rel:.3g}",
+                f"{t.diff.mismatched}/{t.diff.size}",
+                mark,
+            )
         console.print(table)
     first = report.first_divergent
     if first is None:
         console.print("[green]every compared tensor is within the rule[/]")
     else:
-        console.print(f"[red]first divergence:[/] tensor {first.index} {first.name!r}, produced by {first.producer}")
+        console.print(
+            f"[red]first divergence:[/] tensor {first.index} "
+            f"{first.name!r}, produced by {first.producer}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="model names (default: every mediapipe model)")
     parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per model and thread count")
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="timing budget per model and thread count"
+    )
     parser.add_argument("--min-runs", type=int, default=5)
     args = parser.parse_args()
 
     paths = fetch_models.fetch()
-    names = args.models or sorted(n for n in paths if n.endswith(".tflite") and n != "sine_float.tflite")
+    names = args.models or sorted(
+        n for n in paths if n.endswith(".tflite") and n != "sine_float.tflite"
+    )
     lite = litert()
     ratios: dict[int, list[float]] = {n: [] for n in args.threads}
     print(f"{'model':40} {'ops':>4} {'thr':>3} {'LiteRT ms':>10} {'emberlite ms':>13} {'ratio':>7}")
@@ -82,11 +86,16 @@ def main() -> int:
             ratio = ours_s / theirs_s
             ratios[threads].append(ratio)
             n_ops = len(ours.model.subgraphs[0].operators)
-            print(f"{path.name:40} {n_ops:>4} {threads:>3} {theirs_s * 1e3:>10.2f} {ours_s * 1e3:>13.2f} {ratio:>6.2f}x")
+            print(
+                f"{path.name:40} {n_ops:>4} {threads:>3} {theirs_s * 1e3:>10.2f} "
+                f"{ours_s * 1e3:>13.2f} {ratio:>6.2f}x"
+            )
     for threads, values in ratios.items():
         if values:
             geomean = float(np.exp(np.mean(np.log(values))))
-            print(f"geometric mean ratio, {threads} thread(s), {len(values)} models: {geomean:.2f}x")
+            print(
+                f"geometric mean ratio, {threads} thread(s), {len(values)} models: {geomean:.2f}x"
+            )
     return 0
 
 

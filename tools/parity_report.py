@@ -41,14 +41,20 @@ def main() -> int:
     lite = litert()
     paths = fetch_models.fetch()
     names = args.models or sorted(n.removesuffix(".tflite") for n in paths if n.endswith(".tflite"))
-    print(f"{'model':38} {'out':>3} {'seed':>4} {'emberlite':>10} {'XNNPACK':>10} {'BUILTIN_REF':>12} {'bar':>9}  ok")
+    print(
+        f"{'model':38} {'out':>3} {'seed':>4} {'emberlite':>10} "
+        f"{'XNNPACK':>10} {'BUILTIN_REF':>12} {'bar':>9}  ok"
+    )
     worst_ratio = 0.0
     for name in names:
         content = paths[f"{name}.tflite"].read_bytes()
         if needs_xnnpack(read_model(content)):
-            print(f"{name:38} compared with LiteRT's default path only (custom op): see tests/parity")
+            print(
+                f"{name:38} compared with LiteRT's default path only (custom op): see tests/parity"
+            )
             continue
         for seed in args.seeds:
+
             def lite_run(resolver=None, content=content):
                 kwargs = {} if resolver is None else {"experimental_op_resolver_type": resolver}
                 return lite.Interpreter(model_content=content, num_threads=1, **kwargs)
@@ -69,8 +75,10 @@ def main() -> int:
                 ours, xnn, builtin_ref = (difference(r[k], expected).max_rel for r in runs)
                 bar = 2 * xnn if xnn > RTOL else RTOL
                 worst_ratio = max(worst_ratio, ours / bar)
-                print(f"{name:38} {k:>3} {seed:>4} {ours:>10.2e} {xnn:>10.2e} {builtin_ref:>12.2e} {bar:>9.1e}  "
-                      + ("yes" if ours <= bar else "NO"))
+                print(
+                    f"{name:38} {k:>3} {seed:>4} {ours:>10.2e} {xnn:>10.2e} "
+                    f"{builtin_ref:>12.2e} {bar:>9.1e}  " + ("yes" if ours <= bar else "NO")
+                )
     print(f"worst emberlite error / bar: {worst_ratio:.2f}")
     return 0
 

@@ -72,7 +72,9 @@ class SubgraphExecutor:
                     constant,
                 )
         # A zero-element tensor that no node computes is a constant too, though its buffer is empty.
-        produced = {o for op in self.subgraph.operators for o in op.outputs} | set(self.subgraph.inputs)
+        produced = {o for op in self.subgraph.operators for o in op.outputs} | set(
+            self.subgraph.inputs
+        )
         for i, t in enumerate(tensors):
             if infos[i] is None and i not in produced and not t.is_variable and 0 in t.shape:
                 values[i] = np.empty(t.shape, _dtype(t))
@@ -106,7 +108,8 @@ class SubgraphExecutor:
         for i in self.subgraph.outputs:
             if infos[i] is None:
                 raise EmberliteError(
-                    f"subgraph {self.index}: output tensor {i} ({tensors[i].name!r}) is never computed"
+                    f"subgraph {self.index}: output tensor {i} "
+                    f"({tensors[i].name!r}) is never computed"
                 )
         self._place(infos, values, pending)
         self.infos = infos
@@ -122,8 +125,8 @@ class SubgraphExecutor:
                 missing.append(f"{name} (node {n})")
         if missing:
             raise UnsupportedOpError(
-                f"{self.model.source}: no kernel for {len(missing)} node(s): {', '.join(missing[:10])}"
-                + (" ..." if len(missing) > 10 else "")
+                f"{self.model.source}: no kernel for {len(missing)} "
+                f"node(s): {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else "")
             )
         return found
 
@@ -158,7 +161,9 @@ class SubgraphExecutor:
         """Run a node now, at prepare time, and make its outputs constants."""
         outs = [np.empty(infos[o].shape, infos[o].dtype) for o in op.outputs]
         scratch = [np.empty(shape, dtype) for shape, dtype in plan.scratch]
-        kernel.eval(plan.data, [None if i < 0 else infos[i].value for i in op.inputs], outs + scratch)
+        kernel.eval(
+            plan.data, [None if i < 0 else infos[i].value for i in op.inputs], outs + scratch
+        )
         for o, array in zip(op.outputs, outs, strict=True):
             array.flags.writeable = False
             values[o] = array
@@ -188,14 +193,18 @@ class SubgraphExecutor:
             first = dict.fromkeys(first, 0)
             last = dict.fromkeys(last, end)
 
-        allocations = [Allocation(i, _nbytes(infos[i].shape, infos[i].dtype), first[i], last[i]) for i in first]
+        allocations = [
+            Allocation(i, _nbytes(infos[i].shape, infos[i].dtype), first[i], last[i]) for i in first
+        ]
         # Scratch buffers live for their node's step only; keys past the tensors name them.
         scratch_keys: list[list[int]] = []
         for step, (_, _, _, plan) in enumerate(pending):
             keys = []
             for shape, dtype in plan.scratch:
                 keys.append(len(infos) + len(allocations))
-                allocations.append(Allocation(keys[-1], _nbytes(shape, np.dtype(dtype)), step, step))
+                allocations.append(
+                    Allocation(keys[-1], _nbytes(shape, np.dtype(dtype)), step, step)
+                )
             scratch_keys.append(keys)
         offsets, self.arena_size = plan_arena(allocations)
         raw = np.empty(self.arena_size + ARENA_ALIGNMENT, np.uint8)

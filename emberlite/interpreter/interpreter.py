@@ -115,7 +115,8 @@ class Interpreter:
         shape = tuple(int(d) for d in np.asarray(tensor_size).reshape(-1))
         if any(d < 0 for d in shape):
             raise TensorValueError(
-                f"Cannot resize input {input_index} ({t.name!r}) to {list(shape)}: negative dimension."
+                f"Cannot resize input {input_index} ({t.name!r}) "
+                f"to {list(shape)}: negative dimension."
             )
         if strict:
             signature = t.shape_signature or t.shape
@@ -123,8 +124,10 @@ class Interpreter:
                 s != -1 and s != d for s, d in zip(signature, shape, strict=True)
             ):
                 raise TensorValueError(
-                    f"ResizeInputTensorStrict only allows mutating unknown dimensions identified by -1: "
-                    f"input {input_index} ({t.name!r}) has signature {list(signature)}, got {list(shape)}."
+                    "ResizeInputTensorStrict only allows mutating "
+                    "unknown dimensions identified by -1: "
+                    f"input {input_index} ({t.name!r}) has signature "
+                    f"{list(signature)}, got {list(shape)}."
                 )
         if self._main.input_shapes[input_index] != shape:
             self._main.input_shapes[input_index] = shape
@@ -148,12 +151,14 @@ class Interpreter:
         name = self._tensor(tensor_index).name
         if value.dtype != target.dtype:
             raise TensorValueError(
-                f"Cannot set tensor: Got value of type {value.dtype.name.upper()} but expected type "
+                "Cannot set tensor: Got value of type "
+                f"{value.dtype.name.upper()} but expected type "
                 f"{target.dtype.name.upper()} for input {tensor_index}, name: {name} "
             )
         if value.shape != target.shape:
             raise TensorValueError(
-                f"Cannot set tensor: Dimension mismatch. Got shape {list(value.shape)} but expected "
+                "Cannot set tensor: Dimension mismatch. Got shape "
+                f"{list(value.shape)} but expected "
                 f"{list(target.shape)} for input {tensor_index}, name: {name} "
             )
         if not target.flags.writeable:
@@ -195,13 +200,15 @@ class Interpreter:
         if signature_key is None:
             if len(signatures) != 1:
                 raise TensorValueError(
-                    f"SignatureDef signature_key is None and model has {len(signatures)} Signatures. "
+                    "SignatureDef signature_key is None and model "
+                    f"has {len(signatures)} Signatures. "
                     "None is only allowed when the model has 1 SignatureDef"
                 )
             signature_key = next(iter(signatures))
         if signature_key not in signatures:
             raise TensorValueError(
-                f"SignatureDef signature_key {signature_key!r} not found; model has {list(signatures)}"
+                f"SignatureDef signature_key {signature_key!r} not "
+                f"found; model has {list(signatures)}"
             )
         return SignatureRunner(self, signatures[signature_key])
 
@@ -241,8 +248,13 @@ class Interpreter:
         array = self._main.arrays[index]
         if array is None:
             if self._needs_allocate:
-                raise TensorValueError(f"Tensor data is null. Run allocate_tensors() first (tensor {index}, {t.name!r})")
-            raise TensorValueError(f"Tensor {index} ({t.name!r}) holds no data: no node of the model computes it")
+                raise TensorValueError(
+                    "Tensor data is null. Run allocate_tensors() "
+                    f"first (tensor {index}, {t.name!r})"
+                )
+            raise TensorValueError(
+                f"Tensor {index} ({t.name!r}) holds no data: no node of the model computes it"
+            )
         return array
 
     def _details(self, index: int) -> dict[str, Any]:

@@ -12,7 +12,6 @@ Models whose custom ops only XNNPACK provides are compared with LiteRT's default
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from emberlite.interpreter import Interpreter
@@ -36,7 +35,9 @@ def outputs(interpreter, feeds):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_outputs_match_litert(real_model, seed):
     if real_model.name in LITERT_CANNOT_RUN:
-        pytest.skip(f"{real_model.name}: LiteRT has no kernels for its custom ops, so there is no reference")
+        pytest.skip(
+            f"{real_model.name}: LiteRT has no kernels for its custom ops, so there is no reference"
+        )
     content = real_model.read_bytes()
     model = read_model(content)
     xnnpack_only = needs_xnnpack(model)
