@@ -93,8 +93,13 @@ def needs_xnnpack(model) -> bool:
 XNNPACK_ONLY_OPS = frozenset({"Convolution2DTransposeBias"})
 
 
-def run_parity(content: bytes, inputs: list[np.ndarray] | None = None, seed: int = 0,
-               intermediates: bool = False, num_threads: int = 1) -> ParityReport:
+def run_parity(
+    content: bytes,
+    inputs: list[np.ndarray] | None = None,
+    seed: int = 0,
+    intermediates: bool = False,
+    num_threads: int = 1,
+) -> ParityReport:
     """Run emberlite and LiteRT on the same inputs; compare outputs (and intermediates)."""
     from emberlite.interpreter import Interpreter
     from emberlite.reference import litert, random_inputs
@@ -103,13 +108,25 @@ def run_parity(content: bytes, inputs: list[np.ndarray] | None = None, seed: int
     model = read_model(content)
     lite = litert()
     xnnpack = needs_xnnpack(model)
-    kwargs = {} if xnnpack else {
-        "experimental_op_resolver_type": lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    kwargs = (
+        {}
+        if xnnpack
+        else {
+            "experimental_op_resolver_type": lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        }
+    )
     # NOTE: preserving all tensors makes LiteRT drop its default delegate, so only when asked.
-    theirs = lite.Interpreter(model_content=content, num_threads=num_threads,
-                              experimental_preserve_all_tensors=intermediates and not xnnpack, **kwargs)
-    ours = Interpreter(model_content=content, num_threads=num_threads,
-                       experimental_preserve_all_tensors=intermediates)
+    theirs = lite.Interpreter(
+        model_content=content,
+        num_threads=num_threads,
+        experimental_preserve_all_tensors=intermediates and not xnnpack,
+        **kwargs,
+    )
+    ours = Interpreter(
+        model_content=content,
+        num_threads=num_threads,
+        experimental_preserve_all_tensors=intermediates,
+    )
     for interp in (theirs, ours):
         interp.allocate_tensors()
     details = theirs.get_input_details()
@@ -120,12 +137,18 @@ def run_parity(content: bytes, inputs: list[np.ndarray] | None = None, seed: int
         interp.invoke()
 
     sg = model.subgraphs[0]
-    producers = {o: f"{model.op_name(op)} (node {n})" for n, op in enumerate(sg.operators) for o in op.outputs}
+    producers = {
+        o: f"{model.op_name(op)} (node {n})"
+        for n, op in enumerate(sg.operators)
+        for o in op.outputs
+    }
 
     def compare(index: int) -> TensorParity:
         name = sg.tensors[index].name
         producer = producers.get(index, "input" if index in sg.inputs else "constant")
-        return TensorParity(index, name, producer, difference(ours.get_tensor(index), theirs.get_tensor(index)))
+        return TensorParity(
+            index, name, producer, difference(ours.get_tensor(index), theirs.get_tensor(index))
+        )
 
     middle = ()
     if intermediates and not xnnpack:

@@ -44,7 +44,9 @@ def test_details_match_litert(sine):
         interp.allocate_tensors()
     assert_same_details(ours.get_input_details(), theirs.get_input_details())
     assert_same_details(ours.get_output_details(), theirs.get_output_details())
-    assert [d["name"] for d in ours.get_tensor_details()] == [d["name"] for d in theirs.get_tensor_details()]
+    assert [d["name"] for d in ours.get_tensor_details()] == [
+        d["name"] for d in theirs.get_tensor_details()
+    ]
     assert ours.get_signature_list() == theirs.get_signature_list()
     assert [op["op_name"] for op in ours._get_ops_details()] == ["FULLY_CONNECTED"] * 3
 
@@ -72,7 +74,9 @@ def test_set_tensor_checks_dtype_and_shape(sine):
     with pytest.raises(TensorValueError, match="unallocated"):
         interp.set_tensor(index, np.zeros((1, 1), np.float32))
     interp.allocate_tensors()
-    with pytest.raises(ValueError, match="Got value of type FLOAT64 but expected type FLOAT32 for input 0"):
+    with pytest.raises(
+        ValueError, match="Got value of type FLOAT64 but expected type FLOAT32 for input 0"
+    ):
         interp.set_tensor(index, np.zeros((1, 1)))
     with pytest.raises(ValueError, match=r"Got shape \[2, 1\] but expected \[1, 1\]"):
         interp.set_tensor(index, np.zeros((2, 1), np.float32))
@@ -129,7 +133,9 @@ def test_preserve_all_tensors_keeps_intermediates(sine):
         interp.set_tensor(0, np.array([[2.0]], np.float32))
         interp.invoke()
     for d in theirs.get_tensor_details():
-        np.testing.assert_allclose(ours.get_tensor(d["index"]), theirs.get_tensor(d["index"]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            ours.get_tensor(d["index"]), theirs.get_tensor(d["index"]), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_tensor_view_sees_each_invoke(sine):
@@ -152,7 +158,9 @@ def test_unknown_ops_are_named_at_allocate():
 
 
 def test_constant_nodes_are_computed_once():
-    content = one_op_model("ADD", [Const(np.ones(4, np.float32)), Const(np.ones(4, np.float32))], [(4,)])
+    content = one_op_model(
+        "ADD", [Const(np.ones(4, np.float32)), Const(np.ones(4, np.float32))], [(4,)]
+    )
     interp = Interpreter(model_content=content)
     interp.allocate_tensors()
     assert interp._main.steps == ()
@@ -162,9 +170,14 @@ def test_constant_nodes_are_computed_once():
 
 def test_bad_shapes_are_named():
     content = one_op_model(
-        "ADD", [np.zeros((2, 3), np.float32), np.zeros((4,), np.float32)], [(2, 3)], options("AddOptions")
+        "ADD",
+        [np.zeros((2, 3), np.float32), np.zeros((4,), np.float32)],
+        [(2, 3)],
+        options("AddOptions"),
     )
-    with pytest.raises(ValueError, match=r"node 0 \(ADD\): shapes \[2, 3\] and \[4\] do not broadcast"):
+    with pytest.raises(
+        ValueError, match=r"node 0 \(ADD\): shapes \[2, 3\] and \[4\] do not broadcast"
+    ):
         Interpreter(model_content=content).allocate_tensors()
 
 

@@ -21,7 +21,9 @@ def overlaps(a, b, offsets):
     )
 )
 def test_live_tensors_never_share_memory(specs):
-    allocations = [Allocation(i, size, first, first + length) for i, (size, first, length) in enumerate(specs)]
+    allocations = [
+        Allocation(i, size, first, first + length) for i, (size, first, length) in enumerate(specs)
+    ]
     offsets, arena = plan_arena(allocations)
     assert all(off % ARENA_ALIGNMENT == 0 for off in offsets.values())
     assert all(offsets[a.key] + a.size <= arena for a in allocations)
