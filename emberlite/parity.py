@@ -102,7 +102,7 @@ def run_parity(
 ) -> ParityReport:
     """Run emberlite and LiteRT on the same inputs; compare outputs (and intermediates)."""
     from emberlite.interpreter import Interpreter
-    from emberlite.reference import litert, random_inputs
+    from emberlite.reference import invoke_once, litert, random_inputs
     from emberlite.schema import read_model
 
     model = read_model(content)
@@ -127,14 +127,9 @@ def run_parity(
         num_threads=num_threads,
         experimental_preserve_all_tensors=intermediates,
     )
+    feeds = inputs if inputs is not None else random_inputs(theirs.get_input_details(), seed)
     for interp in (theirs, ours):
-        interp.allocate_tensors()
-    details = theirs.get_input_details()
-    feeds = inputs if inputs is not None else random_inputs(details, seed)
-    for interp in (theirs, ours):
-        for d, x in zip(details, feeds, strict=True):
-            interp.set_tensor(d["index"], x)
-        interp.invoke()
+        invoke_once(interp, feeds)
 
     sg = model.subgraphs[0]
     producers = {

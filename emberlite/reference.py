@@ -45,19 +45,26 @@ def random_inputs(details: list[dict], seed: int = 0) -> list[np.ndarray]:
     return arrays
 
 
+def invoke_once(interpreter: Any, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    """allocate_tensors, set the inputs in order, invoke; returns the outputs (copies).
+
+    Works with any interpreter of TFLite's API: emberlite's, LiteRT's, tflite_runtime's.
+    """
+    interpreter.allocate_tensors()
+    for d, x in zip(interpreter.get_input_details(), feeds, strict=True):
+        interpreter.set_tensor(d["index"], x)
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
 def run_litert(content: bytes, seed: int = 0, **interpreter_args: Any) -> list[np.ndarray] | str:
     """Outputs of one invoke on seeded random inputs, or LiteRT's error if it refuses the model."""
     lite = litert()
     try:
         interp = lite.Interpreter(model_content=content, num_threads=1, **interpreter_args)
-        interp.allocate_tensors()
+        return invoke_once(interp, random_inputs(interp.get_input_details(), seed))
     except (RuntimeError, ValueError) as e:
         return " ".join(str(e).split())
-    details = interp.get_input_details()
-    for d, array in zip(details, random_inputs(details, seed), strict=True):
-        interp.set_tensor(d["index"], array)
-    interp.invoke()
-    return [interp.get_tensor(d["index"]).copy() for d in interp.get_output_details()]
 
 
 def litert_op_histogram(content: bytes) -> Counter[str]:

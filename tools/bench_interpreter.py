@@ -26,15 +26,7 @@ import fetch_models  # noqa: E402
 
 from emberlite.errors import EmberliteError  # noqa: E402
 from emberlite.interpreter import Interpreter  # noqa: E402
-from emberlite.reference import litert, random_inputs  # noqa: E402
-
-
-def prepared(interpreter, feeds):
-    interpreter.allocate_tensors()
-    for d, x in zip(interpreter.get_input_details(), feeds, strict=True):
-        interpreter.set_tensor(d["index"], x)
-    interpreter.invoke()  # warm-up
-    return interpreter
+from emberlite.reference import invoke_once, litert, random_inputs  # noqa: E402
 
 
 def time_pair(ours, theirs, seconds: float, min_runs: int) -> tuple[float, float]:
@@ -73,12 +65,13 @@ def main() -> int:
             try:
                 theirs = lite.Interpreter(model_content=content, num_threads=threads)
                 feeds = random_inputs(theirs.get_input_details(), 0)
-                prepared(theirs, feeds)
+                invoke_once(theirs, feeds)  # also the warm-up
             except (RuntimeError, ValueError) as e:
                 print(f"{path.name:40} skipped: LiteRT cannot run it ({str(e).splitlines()[0]})")
                 break
             try:
-                ours = prepared(Interpreter(model_content=content, num_threads=threads), feeds)
+                ours = Interpreter(model_content=content, num_threads=threads)
+                invoke_once(ours, feeds)
             except EmberliteError as e:
                 print(f"{path.name:40} skipped: emberlite cannot run it ({e})")
                 break

@@ -21,16 +21,8 @@ import fetch_models  # noqa: E402
 
 from emberlite.interpreter import Interpreter  # noqa: E402
 from emberlite.parity import RTOL, difference, needs_xnnpack  # noqa: E402
-from emberlite.reference import litert, random_inputs  # noqa: E402
+from emberlite.reference import invoke_once, litert, random_inputs  # noqa: E402
 from emberlite.schema import read_model  # noqa: E402
-
-
-def outputs(interpreter, feeds):
-    interpreter.allocate_tensors()
-    for d, x in zip(interpreter.get_input_details(), feeds, strict=True):
-        interpreter.set_tensor(d["index"], x)
-    interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
 
 def main() -> int:
@@ -62,14 +54,14 @@ def main() -> int:
             builtin = lite_run(lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
             feeds = random_inputs(builtin.get_input_details(), seed)
             try:
-                ref = outputs(builtin, feeds)
+                ref = invoke_once(builtin, feeds)
             except RuntimeError as e:
                 print(f"{name:38} LiteRT cannot run it: {str(e).splitlines()[0][:60]}")
                 break
             runs = [
-                outputs(Interpreter(model_content=content), feeds),
-                outputs(lite_run(), feeds),
-                outputs(lite_run(lite.OpResolverType.BUILTIN_REF), feeds),
+                invoke_once(Interpreter(model_content=content), feeds),
+                invoke_once(lite_run(), feeds),
+                invoke_once(lite_run(lite.OpResolverType.BUILTIN_REF), feeds),
             ]
             for k, expected in enumerate(ref):
                 ours, xnn, builtin_ref = (difference(r[k], expected).max_rel for r in runs)

@@ -16,20 +16,12 @@ import pytest
 
 from emberlite.interpreter import Interpreter
 from emberlite.parity import difference, needs_xnnpack
-from emberlite.reference import random_inputs
+from emberlite.reference import invoke_once, random_inputs
 from emberlite.schema import read_model
 from tests.litert import litert_interpreter
 
 # Models LiteRT itself cannot run (mediapipe custom ops with no LiteRT kernel).
 LITERT_CANNOT_RUN = {"face_landmark_with_attention.tflite"}
-
-
-def outputs(interpreter, feeds):
-    interpreter.allocate_tensors()
-    for d, x in zip(interpreter.get_input_details(), feeds, strict=True):
-        interpreter.set_tensor(d["index"], x)
-    interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -43,8 +35,8 @@ def test_outputs_match_litert(real_model, seed):
     xnnpack_only = needs_xnnpack(model)
     reference = litert_interpreter(content, xnnpack=xnnpack_only)
     feeds = random_inputs(reference.get_input_details(), seed)
-    expected = outputs(reference, feeds)
-    ours = outputs(Interpreter(model_content=content), feeds)
+    expected = invoke_once(reference, feeds)
+    ours = invoke_once(Interpreter(model_content=content), feeds)
     xnnpack = None
     for k, (a, b) in enumerate(zip(ours, expected, strict=True)):
         assert a.shape == b.shape and a.dtype == b.dtype
@@ -53,7 +45,7 @@ def test_outputs_match_litert(real_model, seed):
             continue
         assert not xnnpack_only, f"output {k}: {diff}"
         if xnnpack is None:
-            xnnpack = outputs(litert_interpreter(content, xnnpack=True), feeds)
+            xnnpack = invoke_once(litert_interpreter(content, xnnpack=True), feeds)
         drift = difference(xnnpack[k], b)
         assert not drift.ok, f"output {k}: {diff}, while LiteRT's XNNPACK path keeps the 1e-4 rule"
         assert diff.max_rel <= 2 * drift.max_rel, (
