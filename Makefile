@@ -14,11 +14,15 @@ $(VENV)/.installed-%: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$*]'
 	touch $@
 
-## demo: fetch a real model, inspect it, and check that emberlite reads, rewrites and runs it
+DEMO_MODEL = "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
+
+## demo: fetch a real model; inspect it, check the format round trip, run it, compare with LiteRT
 demo: $(VENV)/.installed-reference
 	$(BIN)/python tools/fetch_models.py
-	$(BIN)/emberlite inspect "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
-	$(BIN)/emberlite check "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
+	$(BIN)/emberlite inspect $(DEMO_MODEL)
+	$(BIN)/emberlite check $(DEMO_MODEL)
+	$(BIN)/emberlite run $(DEMO_MODEL) --num-threads 2 -o demo-out
+	$(BIN)/emberlite parity $(DEMO_MODEL)
 
 ## test: the default suite (what CI runs)
 test: $(VENV)/.installed-test
