@@ -1,17 +1,25 @@
-"""The parity rule: how close emberlite's numbers must be to LiteRT's.
+"""The parity rule: how close emberlite's numbers must be to LiteRT's, and the comparison.
 
-float outputs: |ours - ref| <= max(ATOL, RTOL * |ref|) element-wise (DESIGN: 1e-4 relative,
-1e-5 absolute floor); integer outputs: exactly equal.
+Float tensors: |ours - ref| <= max(ATOL, RTOL * |ref|) element-wise against LiteRT's builtin
+kernels (DESIGN: 1e-4 relative, 1e-5 absolute floor); integer tensors: exactly equal.
+Deep float models drift further than 1e-4 even between LiteRT's own CPU paths.  So for each
+output, LiteRT's XNNPACK path is measured against its builtin kernels on the same inputs; where
+that drift breaks the rule, the output's bar is twice the drift instead of 1e-4: emberlite may
+be no further from the builtin kernels than twice LiteRT's own other path is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 RTOL = 1e-4
 ATOL = 1e-5
+
+# Custom ops that LiteRT provides only through its default XNNPACK delegate.
+XNNPACK_ONLY_OPS = frozenset({"Convolution2DTransposeBias"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,39 +28,43 @@ class Difference:
 
     max_abs: float
     max_rel: float  # max |ours - ref| / max(|ref|, ATOL / RTOL): relative, with the floor
-    mismatched: int  # elements outside the rule
+    mismatched: int  # elements outside the 1e-4 rule (for integers: not equal)
     size: int
+    exact: bool = False  # integers: only equality counts
 
     @property
     def ok(self) -> bool:
+        """Within the 1e-4 rule."""
         return self.mismatched == 0
 
 
-def difference(
-    ours: np.ndarray, ref: np.ndarray, rtol: float = RTOL, atol: float = ATOL
-) -> Difference:
+def difference(ours: np.ndarray, ref: np.ndarray) -> Difference:
     """Compare `ours` with `ref` (same shape) under the parity rule."""
     ours, ref = np.asarray(ours), np.asarray(ref)
     if ours.shape != ref.shape:
         raise ValueError(f"shapes differ: {list(ours.shape)} vs reference {list(ref.shape)}")
+    exact = not np.issubdtype(ref.dtype, np.floating)
     if ours.size == 0:
-        return Difference(0.0, 0.0, 0, 0)
-    if not np.issubdtype(ref.dtype, np.floating):
-        wrong = int(np.count_nonzero(ours != ref))
+        return Difference(0.0, 0.0, 0, 0, exact)
+    if exact:
         err = np.abs(ours.astype(np.int64) - ref.astype(np.int64))
-        return Difference(float(err.max()), float(err.max()), wrong, ref.size)
+        return Difference(
+            float(err.max()), float(err.max()), int(np.count_nonzero(err)), ref.size, True
+        )
     a, b = ours.astype(np.float64), ref.astype(np.float64)
     err = np.abs(a - b)
     same_special = (np.isnan(a) & np.isnan(b)) | (a == b)  # equal infinities, both NaN
     err = np.where(same_special, 0.0, np.where(np.isnan(err), np.inf, err))
-    scale = np.maximum(np.abs(b), atol / rtol)
-    rel = err / scale
+    allowed = np.maximum(ATOL, RTOL * np.abs(b))
+    rel = err / np.maximum(np.abs(b), ATOL / RTOL)
     return Difference(
-        float(err.max()),
-        float(rel.max()),
-        int(np.count_nonzero(err > np.maximum(atol, rtol * np.abs(b)))),
-        ref.size,
+        float(err.max()), float(rel.max()), int(np.count_nonzero(err > allowed)), ref.size
     )
+
+
+def parity_bar(drift: float | None) -> float:
+    """The max relative error allowed, given LiteRT's own XNNPACK drift (None: unmeasured)."""
+    return RTOL if drift is None or drift <= RTOL else 2 * drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,17 @@ class TensorParity:
     name: str
     producer: str  # "CONV_2D (node 12)", or "input" / "constant"
     diff: Difference
+    drift: float | None = None  # LiteRT XNNPACK vs builtin max_rel, measured for outputs
+
+    @property
+    def bar(self) -> float:
+        return parity_bar(self.drift)
+
+    @property
+    def ok(self) -> bool:
+        if self.diff.ok:
+            return True
+        return not self.diff.exact and self.diff.max_rel <= self.bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +96,7 @@ class ParityReport:
 
     @property
     def first_divergent(self) -> TensorParity | None:
-        """The earliest tensor in execution order that breaks the rule: where to look."""
+        """The earliest tensor in execution order that breaks the 1e-4 rule: where to look."""
         for t in self.intermediates or self.outputs:
             if not t.diff.ok:
                 return t
@@ -81,16 +104,12 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
-        return all(t.diff.ok for t in self.outputs)
+        return all(t.ok for t in self.outputs)
 
 
-def needs_xnnpack(model) -> bool:
+def needs_xnnpack(model: Any) -> bool:
     """Whether the model uses custom ops only LiteRT's default (XNNPACK) path provides."""
     return any(code.name in XNNPACK_ONLY_OPS for code in model.operator_codes)
-
-
-# Custom ops that LiteRT provides only through its default XNNPACK delegate.
-XNNPACK_ONLY_OPS = frozenset({"Convolution2DTransposeBias"})
 
 
 def run_parity(
@@ -98,7 +117,6 @@ def run_parity(
     inputs: list[np.ndarray] | None = None,
     seed: int = 0,
     intermediates: bool = False,
-    num_threads: int = 1,
 ) -> ParityReport:
     """Run emberlite and LiteRT on the same inputs; compare outputs (and intermediates)."""
     from emberlite.interpreter import Interpreter
@@ -107,29 +125,30 @@ def run_parity(
 
     model = read_model(content)
     lite = litert()
-    xnnpack = needs_xnnpack(model)
-    kwargs = (
-        {}
-        if xnnpack
-        else {
-            "experimental_op_resolver_type": lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        }
-    )
-    # NOTE: preserving all tensors makes LiteRT drop its default delegate, so only when asked.
-    theirs = lite.Interpreter(
-        model_content=content,
-        num_threads=num_threads,
-        experimental_preserve_all_tensors=intermediates and not xnnpack,
-        **kwargs,
-    )
-    ours = Interpreter(
-        model_content=content,
-        num_threads=num_threads,
-        experimental_preserve_all_tensors=intermediates,
-    )
+    xnnpack_only = needs_xnnpack(model)
+
+    def litert_run(builtin: bool, preserve: bool = False) -> Any:
+        kwargs = {}
+        if builtin:
+            kwargs["experimental_op_resolver_type"] = (
+                lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+        return lite.Interpreter(
+            model_content=content,
+            num_threads=1,
+            experimental_preserve_all_tensors=preserve,
+            **kwargs,
+        )
+
+    theirs = litert_run(builtin=not xnnpack_only, preserve=intermediates and not xnnpack_only)
+    ours = Interpreter(model_content=content, experimental_preserve_all_tensors=intermediates)
     feeds = inputs if inputs is not None else random_inputs(theirs.get_input_details(), seed)
-    for interp in (theirs, ours):
-        invoke_once(interp, feeds)
+    expected = invoke_once(theirs, feeds)
+    invoke_once(ours, feeds)
+    drifts: list[float | None] = [None] * len(expected)
+    if not xnnpack_only:
+        other = invoke_once(litert_run(builtin=False), feeds)
+        drifts = [difference(x, e).max_rel for x, e in zip(other, expected, strict=True)]
 
     sg = model.subgraphs[0]
     producers = {
@@ -138,16 +157,15 @@ def run_parity(
         for o in op.outputs
     }
 
-    def compare(index: int) -> TensorParity:
-        name = sg.tensors[index].name
+    def compare(index: int, drift: float | None = None) -> TensorParity:
         producer = producers.get(index, "input" if index in sg.inputs else "constant")
-        return TensorParity(
-            index, name, producer, difference(ours.get_tensor(index), theirs.get_tensor(index))
-        )
+        diff = difference(ours.get_tensor(index), theirs.get_tensor(index))
+        return TensorParity(index, sg.tensors[index].name, producer, diff, drift)
 
-    middle = ()
-    if intermediates and not xnnpack:
-        order = [o for op in sg.operators for o in op.outputs]
-        middle = tuple(compare(i) for i in order)
-    reference = "LiteRT default path (XNNPACK)" if xnnpack else "LiteRT builtin kernels"
-    return ParityReport(reference, tuple(compare(i) for i in sg.outputs), middle)
+    middle: tuple[TensorParity, ...] = ()
+    if intermediates and not xnnpack_only:
+        middle = tuple(compare(o) for op in sg.operators for o in op.outputs)
+    reference = "LiteRT default path (XNNPACK)" if xnnpack_only else "LiteRT builtin kernels"
+    return ParityReport(
+        reference, tuple(compare(i, d) for i, d in zip(sg.outputs, drifts, strict=True)), middle
+    )

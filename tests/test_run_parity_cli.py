@@ -71,4 +71,4 @@ def test_parity_names_the_first_divergent_op(tmp_path, monkeypatch):
     )
     result = invoke("parity", path, "--intermediates")
     assert result.exit_code == 1
-    assert "first divergence" in result.output and "ADD (node 0)" in result.output
+    assert "first tensor beyond 1e-4" in result.output and "ADD (node 0)" in result.output

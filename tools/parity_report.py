@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fetch_models  # noqa: E402
 
 from emberlite.interpreter import Interpreter  # noqa: E402
-from emberlite.parity import RTOL, difference, needs_xnnpack  # noqa: E402
+from emberlite.parity import difference, needs_xnnpack, parity_bar  # noqa: E402
 from emberlite.reference import invoke_once, litert, random_inputs  # noqa: E402
 from emberlite.schema import read_model  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> int:
             ]
             for k, expected in enumerate(ref):
                 ours, xnn, builtin_ref = (difference(r[k], expected).max_rel for r in runs)
-                bar = 2 * xnn if xnn > RTOL else RTOL
+                bar = parity_bar(xnn)
                 worst_ratio = max(worst_ratio, ours / bar)
                 print(
                     f"{name:38} {k:>3} {seed:>4} {ours:>10.2e} {xnn:>10.2e} "

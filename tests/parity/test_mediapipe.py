@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from emberlite.interpreter import Interpreter
-from emberlite.parity import difference, needs_xnnpack
-from emberlite.reference import invoke_once, random_inputs
-from emberlite.schema import read_model
-from tests.litert import litert_interpreter
+from emberlite.parity import run_parity
 
 # Models LiteRT itself cannot run (mediapipe custom ops with no LiteRT kernel).
 LITERT_CANNOT_RUN = {"face_landmark_with_attention.tflite"}
@@ -30,24 +26,8 @@ def test_outputs_match_litert(real_model, seed):
         pytest.skip(
             f"{real_model.name}: LiteRT has no kernels for its custom ops, so there is no reference"
         )
-    content = real_model.read_bytes()
-    model = read_model(content)
-    xnnpack_only = needs_xnnpack(model)
-    reference = litert_interpreter(content, xnnpack=xnnpack_only)
-    feeds = random_inputs(reference.get_input_details(), seed)
-    expected = invoke_once(reference, feeds)
-    ours = invoke_once(Interpreter(model_content=content), feeds)
-    xnnpack = None
-    for k, (a, b) in enumerate(zip(ours, expected, strict=True)):
-        assert a.shape == b.shape and a.dtype == b.dtype
-        diff = difference(a, b)
-        if diff.ok:
-            continue
-        assert not xnnpack_only, f"output {k}: {diff}"
-        if xnnpack is None:
-            xnnpack = invoke_once(litert_interpreter(content, xnnpack=True), feeds)
-        drift = difference(xnnpack[k], b)
-        assert not drift.ok, f"output {k}: {diff}, while LiteRT's XNNPACK path keeps the 1e-4 rule"
-        assert diff.max_rel <= 2 * drift.max_rel, (
-            f"output {k}: {diff}, more than twice LiteRT's XNNPACK drift {drift.max_rel:.3g}"
+    report = run_parity(real_model.read_bytes(), seed=seed)
+    for t in report.outputs:
+        assert t.ok, (
+            f"output {t.name!r}: {t.diff}; bar {t.bar:.3g} (LiteRT XNNPACK drift {t.drift})"
         )
