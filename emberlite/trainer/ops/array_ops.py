@@ -1,0 +1,243 @@
+"""Shape and data movement: reshape, transpose, broadcast, concat/stack/split, slicing,
+gather, pad.  Each gradient is another movement op, so these compose to any order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from emberlite.trainer.ops.registry import OpError, primitive
+from emberlite.trainer.tensor import Tensor, convert_to_tensor
+
+
+@primitive("reshape")
+def _reshape(x, shape):
+    return np.reshape(x, shape)
+
+
+@_reshape.grad
+def _(op, g):
+    return (reshape(g, op.inputs[0].shape),)
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    x = convert_to_tensor(x)
+    shape = tuple(int(d) for d in np.asarray(shape).reshape(-1))
+    return x if shape == x.shape else _reshape(x, shape=shape)
+
+
+def expand_dims(x: Any, axis: int) -> Tensor:
+    x = convert_to_tensor(x)
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    x = convert_to_tensor(x)
+    axes = (
+        {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        if axis is not None
+        else None
+    )
+    for a in axes or ():
+        if x.shape[a] != 1:
+            raise OpError(f"squeeze: axis {a} of shape {list(x.shape)} is not 1")
+    keep = [d for i, d in enumerate(x.shape) if (d != 1 if axes is None else i not in axes)]
+    return reshape(x, keep)
+
+
+@primitive("transpose")
+def _transpose(x, perm):
+    return np.transpose(x, perm)
+
+
+@_transpose.grad
+def _(op, g):
+    return (transpose(g, np.argsort(op.attrs["perm"])),)
+
+
+def transpose(x: Any, perm: Any = None) -> Tensor:
+    x = convert_to_tensor(x)
+    perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) % x.ndim for p in perm)
+    return x if perm == tuple(range(x.ndim)) else _transpose(x, perm=perm)
+
+
+def swap_last(x: Tensor) -> Tensor:
+    """Swap the last two axes (a batch of matrices transposed)."""
+    perm = list(range(x.ndim))
+    perm[-2:] = perm[-1], perm[-2]
+    return transpose(x, perm)
+
+
+@primitive("broadcast_to")
+def _broadcast_to(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+@_broadcast_to.grad
+def _(op, g):
+    from emberlite.trainer.ops.math_ops import unbroadcast
+
+    return (unbroadcast(g, op.inputs[0].shape),)
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    x = convert_to_tensor(x)
+    shape = tuple(int(d) for d in shape)
+    return x if x.shape == shape else _broadcast_to(x, shape=shape)
+
+
+@primitive("concat")
+def _concat(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+@_concat.grad
+def _(op, g):
+    sizes = [x.shape[op.attrs["axis"]] for x in op.inputs]
+    return split(g, sizes, axis=op.attrs["axis"])
+
+
+def concat(values: Any, axis: int) -> Tensor:
+    tensors = [convert_to_tensor(v) for v in values]
+    if not tensors:
+        raise OpError("concat needs at least one tensor")
+    ranks = {t.ndim for t in tensors}
+    if len(ranks) != 1:
+        raise OpError(f"concat: ranks differ: {[list(t.shape) for t in tensors]}")
+    return _concat(*tensors, axis=axis % tensors[0].ndim)
+
+
+def stack(values: Any, axis: int = 0) -> Tensor:
+    tensors = [convert_to_tensor(v) for v in values]
+    return concat([expand_dims(t, axis) for t in tensors], axis)
+
+
+def unstack(x: Any, axis: int = 0) -> list[Tensor]:
+    x = convert_to_tensor(x)
+    return [squeeze(part, axis) for part in split(x, x.shape[axis], axis)]
+
+
+@primitive("split", multiple_outputs=True)
+def _split(x, sizes, axis):
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+@_split.grad
+def _(op, *gs):
+    return (concat(gs, op.attrs["axis"]),)
+
+
+def split(x: Any, num_or_size_splits: Any, axis: int = 0) -> list[Tensor]:
+    """Split into equal parts (an int) or parts of the given sizes, as tf.split does."""
+    x = convert_to_tensor(x)
+    axis %= x.ndim
+    if np.ndim(num_or_size_splits) == 0:
+        n = int(num_or_size_splits)
+        if n < 1 or x.shape[axis] % n:
+            raise OpError(
+                f"split: axis {axis} of shape {list(x.shape)} does not split into {n} parts"
+            )
+        sizes = (x.shape[axis] // n,) * n
+    else:
+        sizes = tuple(int(s) for s in num_or_size_splits)
+        if sum(sizes) != x.shape[axis]:
+            raise OpError(
+                f"split: sizes {list(sizes)} do not add up to {x.shape[axis]} "
+                f"(shape {list(x.shape)})"
+            )
+    return list(_split(x, sizes=sizes, axis=axis)) if len(sizes) > 1 else [x]
+
+
+# -- indexing -----------------------------------------------------------------------------------
+
+
+def _static_index(index: Any) -> Any:
+    """An index with tensors turned into NumPy values (indices are not differentiated)."""
+    if isinstance(index, tuple):
+        return tuple(_static_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.numpy()
+    return index
+
+
+@primitive("getitem")
+def _getitem(x, index):
+    return np.asarray(x[index])
+
+
+@_getitem.grad
+def _(op, g):
+    return (_scatter(g, index=op.attrs["index"], shape=op.inputs[0].shape),)
+
+
+@primitive("scatter_into_zeros")
+def _scatter(g, index, shape):
+    out = np.zeros(shape, g.dtype)
+    np.add.at(out, index, g)  # repeated indices accumulate
+    return out
+
+
+@_scatter.grad
+def _(op, g):
+    return (_getitem(g, index=op.attrs["index"]),)
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """NumPy indexing and slicing (basic and advanced), differentiable in x."""
+    return _getitem(convert_to_tensor(x), index=_static_index(index))
+
+
+def gather(params: Any, indices: Any, axis: int = 0) -> Tensor:
+    """tf.gather: slices of params along axis at the given indices."""
+    params = convert_to_tensor(params)
+    axis %= params.ndim
+    idx = np.asarray(_static_index(indices))
+    if idx.size and (idx.min() < -params.shape[axis] or idx.max() >= params.shape[axis]):
+        raise OpError(
+            f"gather: indices out of range [0, {params.shape[axis]}) for shape {list(params.shape)}"
+        )
+    return getitem(params, (slice(None),) * axis + (idx,))
+
+
+@primitive("pad")
+def _pad(x, paddings, constant_values):
+    return np.pad(x, paddings, constant_values=constant_values)
+
+
+@_pad.grad
+def _(op, g):
+    index = tuple(
+        slice(before, before + d)
+        for (before, _), d in zip(op.attrs["paddings"], op.inputs[0].shape, strict=True)
+    )
+    return (getitem(g, index),)
+
+
+def pad(x: Any, paddings: Any, constant_values: float = 0) -> Tensor:
+    x = convert_to_tensor(x)
+    paddings = tuple((int(a), int(b)) for a, b in np.asarray(paddings).reshape(-1, 2))
+    if len(paddings) != x.ndim:
+        raise OpError(f"pad: {len(paddings)} paddings for a tensor of shape {list(x.shape)}")
+    return _pad(x, paddings=paddings, constant_values=constant_values)
+
+
+def tile(x: Any, multiples: Any) -> Tensor:
+    x = convert_to_tensor(x)
+    reps = tuple(int(m) for m in multiples)
+    expanded = reshape(x, sum(((1, d) for d in x.shape), ()))
+    tiled = broadcast_to(expanded, sum(((r, d) for r, d in zip(reps, x.shape, strict=True)), ()))
+    return reshape(tiled, tuple(r * d for r, d in zip(reps, x.shape, strict=True)))
+
+
+def ones(shape: Any, dtype: Any = np.float32) -> Tensor:
+    from emberlite.trainer.tensor import constant
+
+    return constant(np.ones(tuple(shape), dtype))
+
+
+def zeros(shape: Any, dtype: Any = np.float32) -> Tensor:
+    from emberlite.trainer.tensor import constant
+
+    return constant(np.zeros(tuple(shape), dtype))
