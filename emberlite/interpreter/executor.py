@@ -33,7 +33,7 @@ class Step:
     eval: Eval
     data: Any
     inputs: tuple[np.ndarray | None, ...]
-    outputs: tuple[np.ndarray, ...]
+    outputs: tuple[np.ndarray, ...]  # the node's outputs, then its scratch buffers
 
 
 class SubgraphExecutor:
@@ -193,30 +193,33 @@ class SubgraphExecutor:
             first = dict.fromkeys(first, 0)
             last = dict.fromkeys(last, end)
 
-        allocations = [
+        tensor_allocations = [
             Allocation(i, _nbytes(infos[i].shape, infos[i].dtype), first[i], last[i]) for i in first
         ]
-        # Scratch buffers live for their node's step only; keys past the tensors name them.
-        scratch_keys: list[list[int]] = []
+        # Scratch buffers live for their node's step only; keys past the tensor indices name them.
+        scratch_allocations: list[list[Allocation]] = []
+        key = len(infos)
         for step, (_, _, _, plan) in enumerate(pending):
-            keys = []
+            node_scratch = []
             for shape, dtype in plan.scratch:
-                keys.append(len(infos) + len(allocations))
-                allocations.append(
-                    Allocation(keys[-1], _nbytes(shape, np.dtype(dtype)), step, step)
-                )
-            scratch_keys.append(keys)
-        offsets, self.arena_size = plan_arena(allocations)
+                node_scratch.append(Allocation(key, _nbytes(shape, np.dtype(dtype)), step, step))
+                key += 1
+            scratch_allocations.append(node_scratch)
+        offsets, self.arena_size = plan_arena(
+            tensor_allocations + [a for node in scratch_allocations for a in node]
+        )
         raw = np.empty(self.arena_size + ARENA_ALIGNMENT, np.uint8)
         arena = raw[-raw.ctypes.data % ARENA_ALIGNMENT :][: self.arena_size]
+
+        def view(a: Allocation, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            return arena[offsets[a.key] : offsets[a.key] + a.size].view(dtype).reshape(shape)
+
         arrays: list[np.ndarray | None] = [None] * len(infos)
         for i, array in values.items():
             arrays[i] = array
-        for a in allocations:
+        for a in tensor_allocations:
             info = infos[a.key]
-            arrays[a.key] = (
-                arena[offsets[a.key] : offsets[a.key] + a.size].view(info.dtype).reshape(info.shape)
-            )
+            arrays[a.key] = view(a, info.shape, info.dtype)
             if info.tensor.is_variable:
                 self._reset_variable(a.key, arrays[a.key])
         self.arrays = arrays
@@ -227,9 +230,15 @@ class SubgraphExecutor:
                 kernel.eval,
                 plan.data,
                 tuple(None if i < 0 else arrays[i] for i in op.inputs),
-                tuple(arrays[o] for o in op.outputs),
+                tuple(arrays[o] for o in op.outputs)
+                + tuple(
+                    view(a, tuple(shape), dtype)
+                    for a, (shape, dtype) in zip(node_scratch, plan.scratch, strict=True)
+                ),
             )
-            for n, op, kernel, plan in pending
+            for (n, op, kernel, plan), node_scratch in zip(
+                pending, scratch_allocations, strict=True
+            )
         )
         self._calls = tuple((s.eval, s.data, s.inputs, s.outputs) for s in self.steps)
 

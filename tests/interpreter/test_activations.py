@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from emberlite.interpreter import Interpreter
-from tests.interpreter.oneop import Const, compare_with_litert, one_op_model, options, run
-from tests.interpreter.test_arithmetic import QUANTIZED, SCALAR, assert_fails
+from tests.interpreter.oneop import (
+    QUANTIZED,
+    SCALAR,
+    Const,
+    assert_fails,
+    compare_with_litert,
+    one_op_model,
+    options,
+    rand,
+    run,
+)
 
 RNG = np.random.default_rng(3)
 # The last two are large enough for the kernels' np.clip paths (>= 4096 elements).
@@ -25,14 +34,10 @@ SIMPLE = [
 ]
 
 
-def normal(shape, scale=4.0):
-    return np.array(RNG.standard_normal(shape) * scale, np.float32)
-
-
 @pytest.mark.parametrize("op", SIMPLE)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_simple(op, shape):
-    compare_with_litert(op, [normal(shape)], [shape])
+    compare_with_litert(op, [rand(*shape, scale=4.0)], [shape])
 
 
 @pytest.mark.parametrize("op", SIMPLE)
@@ -48,7 +53,7 @@ def test_edges_and_extremes(op):
 @pytest.mark.parametrize("shape", SHAPES[1:])
 def test_leaky_relu(alpha, shape):
     opts = None if alpha is None else options("LeakyReluOptions", alpha=alpha)
-    compare_with_litert("LEAKY_RELU", [normal(shape)], [shape], opts)
+    compare_with_litert("LEAKY_RELU", [rand(*shape, scale=4.0)], [shape], opts)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +68,8 @@ def test_prelu(x_shape, alpha_shape, alphas, constant):
     low, high = {"small": (-0.5, 1.0), "large": (1.01, 3.0), "mixed": (-2.0, 3.0)}[alphas]
     alpha = np.array(RNG.uniform(low, high, alpha_shape), np.float32)
     out = np.broadcast_shapes(x_shape, alpha_shape)
-    compare_with_litert("PRELU", [normal(x_shape), Const(alpha) if constant else alpha], [out])
+    x = rand(*x_shape, scale=4.0)
+    compare_with_litert("PRELU", [x, Const(alpha) if constant else alpha], [out])
 
 
 @pytest.mark.parametrize("approximate", [False, True, None])
@@ -71,7 +77,7 @@ def test_prelu(x_shape, alpha_shape, alphas, constant):
 @pytest.mark.parametrize("shape", [(3, 50), (64, 80)])
 def test_gelu(approximate, scale, shape):
     opts = None if approximate is None else options("GeluOptions", approximate=approximate)
-    compare_with_litert("GELU", [normal(shape, scale)], [shape], opts)
+    compare_with_litert("GELU", [rand(*shape, scale=scale)], [shape], opts)
 
 
 def test_gelu_exact_precision():
@@ -93,13 +99,13 @@ BETAS = [1.0, 0.5, 2.5, -0.7, None]  # None: the options table's default (0: uni
 @pytest.mark.parametrize("shape", [(7,), (3, 10), (2, 3, 1), (1, 4, 4, 6)])
 def test_softmax(beta, shape):
     opts = None if beta is None else options("SoftmaxOptions", beta=beta)
-    compare_with_litert("SOFTMAX", [normal(shape)], [shape], opts)
+    compare_with_litert("SOFTMAX", [rand(*shape, scale=4.0)], [shape], opts)
 
 
 @pytest.mark.parametrize("beta", [1.0, -1.0])
 def test_softmax_is_stable(beta):
     # Rows far from 0 would overflow exp without the shift by the row's max (min for beta < 0).
-    x = normal((4, 8)) + np.array([[1000.0], [-1000.0], [80.0], [0.0]], np.float32)
+    x = rand(4, 8, scale=4.0) + np.array([[1000.0], [-1000.0], [80.0], [0.0]], np.float32)
     (out,) = compare_with_litert("SOFTMAX", [x], [x.shape], options("SoftmaxOptions", beta=beta))
     np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-6)
 
@@ -107,7 +113,7 @@ def test_softmax_is_stable(beta):
 @pytest.mark.parametrize("shape", [(7,), (3, 10), (2, 3, 1), (1, 4, 4, 6)])
 @pytest.mark.parametrize("offset", [0.0, 1000.0, -1000.0])
 def test_log_softmax(shape, offset):
-    compare_with_litert("LOG_SOFTMAX", [normal(shape) + np.float32(offset)], [shape])
+    compare_with_litert("LOG_SOFTMAX", [rand(*shape, scale=4.0) + np.float32(offset)], [shape])
 
 
 def test_errors():

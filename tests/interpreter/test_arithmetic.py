@@ -1,54 +1,23 @@
 """Binary arithmetic against LiteRT: broadcasting, fused activations, integer types."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from emberlite.interpreter import Interpreter
-from emberlite.interpreter.registry import KernelError
-from emberlite.schema import QuantizationParameters, read_model, write_model
-from tests.interpreter.oneop import Const, compare_with_litert, one_op_model, options, run
+from tests.interpreter.oneop import BROADCAST_SHAPES as SHAPES
+from tests.interpreter.oneop import (
+    QUANTIZED,
+    Const,
+    assert_fails,
+    assert_invoke_fails,
+    compare_with_litert,
+    one_op_model,
+    options,
+    run,
+)
 
 RNG = np.random.default_rng(0)
 OPTION_TABLES = {"ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions", "DIV": "DivOptions"}
-SHAPES = [((2, 3), (2, 3)), ((1, 4, 4, 3), (3,)), ((2, 1, 5), (1, 4, 1)), ((4,), (1,))]
-SHAPES += [((1,), (3, 2))]
-
-
-# -- helpers the other kernel test modules share --------------------------------------------------
-
-
-def edited(content: bytes, changes: dict[int, dict]) -> bytes:
-    """The model with tensors of subgraph 0 changed: {index: {field: value}}."""
-    model = read_model(content)
-    graph = model.subgraphs[0]
-    table = list(graph.tensors)
-    for i, fields in changes.items():
-        table[i] = dataclasses.replace(table[i], **fields)
-    graph = dataclasses.replace(graph, tensors=tuple(table))
-    return write_model(dataclasses.replace(model, subgraphs=(graph,)))
-
-
-QUANTIZED = {"quantization": QuantizationParameters(scale=(0.5,), zero_point=(0,))}
-SCALAR = {"shape": ()}  # one_op_model's inputs are at least 1-D (np.ascontiguousarray)
-
-
-def assert_fails(op, inputs, shapes, opts=None, dtypes=None, *, match, edit=None):
-    """allocate_tensors of the one-op model (its tensors `edit`ed) raises a KernelError
-    naming node and op."""
-    content = one_op_model(op, inputs, shapes, opts, dtypes)
-    if edit:
-        content = edited(content, edit)
-    with pytest.raises(KernelError, match=rf"node 0 \({op}\): .*{match}"):
-        Interpreter(model_content=content).allocate_tensors()
-
-
-def assert_invoke_fails(op, inputs, shapes, opts=None, dtypes=None, *, match):
-    """allocate_tensors passes; invoke raises a KernelError, as LiteRT's invoke fails."""
-    content = one_op_model(op, inputs, shapes, opts, dtypes)
-    with pytest.raises(KernelError, match=rf"node 0 \({op}\): .*{match}"):
-        run(Interpreter(model_content=content), inputs)
 
 
 def random_ints(shape, low, high, dtype=np.int32, nonzero=False):

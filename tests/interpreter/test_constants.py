@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 
 from emberlite.interpreter import Interpreter
-from emberlite.interpreter.registry import KernelError
-from emberlite.parity import difference
 from emberlite.schema import (
     Buffer,
     BuiltinOperator,
@@ -25,7 +23,7 @@ from emberlite.schema import (
     read_model,
     write_model,
 )
-from tests.interpreter.oneop import Const, one_op_model, run
+from tests.interpreter.oneop import Const, compare_models, edited, one_op_model, rejects
 from tests.litert import litert_interpreter
 
 RNG = np.random.default_rng(0)
@@ -34,27 +32,8 @@ DENSE, CSR = 0, 1
 
 def quantized_model(op, inputs, output_shapes, output_dtypes, quantization) -> bytes:
     """one_op_model with QuantizationParameters on tensors named in `quantization`."""
-    model = read_model(one_op_model(op, inputs, output_shapes, None, output_dtypes))
-    sg = model.subgraphs[0]
-    tensors = tuple(replace(t, quantization=quantization.get(t.name)) for t in sg.tensors)
-    return write_model(replace(model, subgraphs=(replace(sg, tensors=tensors),)))
-
-
-def compare(content, inputs, exact=False):
-    ours = run(Interpreter(model_content=content), inputs)
-    theirs = run(litert_interpreter(content), inputs)
-    for a, b in zip(ours, theirs, strict=True):
-        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
-        if exact:
-            np.testing.assert_array_equal(a, b)
-        else:
-            assert difference(a, b).ok, difference(a, b)
-    return ours
-
-
-def rejects(content, match):
-    with pytest.raises(KernelError, match=match):
-        Interpreter(model_content=content).allocate_tensors()
+    content = one_op_model(op, inputs, output_shapes, None, output_dtypes)
+    return edited(content, {name: {"quantization": q} for name, q in quantization.items()})
 
 
 def per_tensor(scale, zero_point=0):
@@ -78,7 +57,7 @@ def test_dequantize_float16(const, shape):
     x = (RNG.standard_normal(shape) * 100).astype(np.float16)
     inputs = [Const(x) if const else x]
     content = quantized_model("DEQUANTIZE", inputs, [shape], [np.float32], {})
-    (out,) = compare(content, inputs)
+    (out,) = compare_models(content, inputs)
     np.testing.assert_array_equal(out, x.astype(np.float32))
 
 
@@ -95,7 +74,7 @@ def test_dequantize_per_tensor(dtype, scale, zero, const):
     inputs = [Const(x) if const else x]
     quant = {"in0": per_tensor(scale, zero)}
     content = quantized_model("DEQUANTIZE", inputs, [x.shape], [np.float32], quant)
-    (out,) = compare(content, inputs)
+    (out,) = compare_models(content, inputs)
     np.testing.assert_allclose(out, (x.astype(np.float64) - zero) * scale, rtol=1e-6)
 
 
@@ -108,7 +87,7 @@ def test_dequantize_per_axis(axis, const):
     inputs = [Const(x) if const else x]
     quant = {"in0": per_axis(scales, [0] * shape[axis], axis)}
     content = quantized_model("DEQUANTIZE", inputs, [shape], [np.float32], quant)
-    (out,) = compare(content, inputs)
+    (out,) = compare_models(content, inputs)
     bshape = [1] * 4
     bshape[axis] = -1
     want = x.astype(np.float64) * scales.reshape(bshape)
@@ -164,7 +143,7 @@ def test_quantize(dtype, scale, zero):
     content = quantized_model(
         "QUANTIZE", [x], [x.shape], [dtype], {"out0": per_tensor(scale, zero)}
     )
-    (out,) = compare(content, [x], exact=True)
+    (out,) = compare_models(content, [x], exact=True)
     # LiteRT's per-tensor path: x * (1 / scale) in float32, rounded half to even.
     info = np.iinfo(dtype)
     want = np.rint(x * (np.float32(1) / np.float32(scale)))
@@ -178,7 +157,7 @@ def test_quantize(dtype, scale, zero):
 def test_quantize_rounds_ties_to_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, -0.49999997], np.float32)
     content = quantized_model("QUANTIZE", [x], [x.shape], [np.int8], {"out0": per_tensor(1.0)})
-    (out,) = compare(content, [x], exact=True)
+    (out,) = compare_models(content, [x], exact=True)
     np.testing.assert_array_equal(out, [0, 2, 2, 0, -2, -2, 0, 0])
 
 
@@ -194,7 +173,7 @@ def test_quantize_per_axis(axis, scale):
     x = np.where(RNG.random(shape) < 0.3, ties, x).astype(np.float32)
     quant = {"out0": per_axis(scales, [0] * shape[axis], axis)}
     content = quantized_model("QUANTIZE", [x], [shape], [np.int8], quant)
-    (out,) = compare(content, [x], exact=True)
+    (out,) = compare_models(content, [x], exact=True)
     # LiteRT's per-axis path: x / scale in float32, rounded half away from zero.
     want = np.clip(half_away(x / scales.reshape(bshape)), -128, 127)
     np.testing.assert_array_equal(out, want.astype(np.int8))
@@ -261,11 +240,7 @@ def sparse_matrix(shape, density=0.3, dtype=np.float32):
 
 
 def run_densify(content):
-    ours = run(Interpreter(model_content=content), [])
-    theirs = run(litert_interpreter(content), [])
-    np.testing.assert_array_equal(ours[0], theirs[0])
-    assert ours[0].dtype == theirs[0].dtype
-    return ours[0]
+    return compare_models(content, [], exact=True)[0]
 
 
 @pytest.mark.parametrize("kind", ["Int32Vector", "Uint16Vector", "Uint8Vector"])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tests.interpreter.oneop import Const, compare_with_litert
-from tests.interpreter.test_arithmetic import QUANTIZED, SHAPES, assert_fails
+from tests.interpreter.oneop import BROADCAST_SHAPES as SHAPES
+from tests.interpreter.oneop import QUANTIZED, Const, assert_fails, compare_with_litert
 
 RNG = np.random.default_rng(1)
 COMPARISONS = ["LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL"]

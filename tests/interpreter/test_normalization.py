@@ -3,20 +3,20 @@
 import numpy as np
 import pytest
 
-from tests.interpreter.oneop import compare_with_litert, options
-from tests.interpreter.test_arithmetic import QUANTIZED, SCALAR, assert_fails
-
-RNG = np.random.default_rng(5)
-
-
-def normal(shape, scale=2.0):
-    return np.array(RNG.standard_normal(shape) * scale, np.float32)
+from tests.interpreter.oneop import (
+    QUANTIZED,
+    SCALAR,
+    assert_fails,
+    compare_with_litert,
+    options,
+    rand,
+)
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 8), (2, 3, 7), (1, 4, 4, 16), (1, 1, 2, 3, 6)])
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
 def test_l2_normalization(shape, scale):
-    compare_with_litert("L2_NORMALIZATION", [normal(shape, scale)], [shape])
+    compare_with_litert("L2_NORMALIZATION", [rand(*shape, scale=scale)], [shape])
 
 
 def test_l2_normalization_epsilon():
@@ -48,7 +48,7 @@ def test_local_response_normalization(radius, bias, alpha, beta, shape):
     opts = options(
         "LocalResponseNormalizationOptions", radius=radius, bias=bias, alpha=alpha, beta=beta
     )
-    compare_with_litert("LOCAL_RESPONSE_NORMALIZATION", [normal(shape)], [shape], opts)
+    compare_with_litert("LOCAL_RESPONSE_NORMALIZATION", [rand(*shape, scale=2.0)], [shape], opts)
 
 
 def test_local_response_normalization_window():
@@ -63,7 +63,7 @@ def test_local_response_normalization_window():
 
 def test_local_response_normalization_defaults():
     # No options: bias = alpha = beta = 0, so x / 0^0 = x.
-    x = normal((1, 2, 2, 5))
+    x = rand(1, 2, 2, 5, scale=2.0)
     (out,) = compare_with_litert("LOCAL_RESPONSE_NORMALIZATION", [x], [x.shape])
     np.testing.assert_array_equal(out, x)
 

@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from emberlite.interpreter import Interpreter
-from emberlite.interpreter.registry import KernelError
-from tests.interpreter.oneop import compare_with_litert, one_op_model, options
+from tests.interpreter.oneop import (
+    SAME,
+    VALID,
+    assert_fails,
+    compare_with_litert,
+    options,
+    out_size,
+)
 
 RNG = np.random.default_rng(0)
-SAME, VALID = 0, 1
 OPS = ["MAX_POOL_2D", "AVERAGE_POOL_2D"]
-
-
-def out_size(size, k, stride, padding):
-    return -(-size // stride) if padding == SAME else (size - k + stride) // stride
 
 
 def pool_case(shape, k, stride, padding, activation=0):
@@ -90,24 +90,16 @@ def test_max_ignores_padding():
     assert out.max() < 0
 
 
-def _allocate(op, x, out, opts):
-    Interpreter(model_content=one_op_model(op, [x], [out], opts)).allocate_tensors()
-
-
 @pytest.mark.parametrize("op", OPS)
 def test_pool_bad_nodes(op):
     x, out, opts = pool_case((1, 6, 6, 2), (2, 2), (2, 2), VALID)
-    with pytest.raises(KernelError, match=rf"node 0 \({op}\): input must have rank 4"):
-        _allocate(op, x[0], out[1:], opts)
+    assert_fails(op, [x[0]], [out[1:]], opts, match="input must have rank 4")
     zero = options(
         "Pool2DOptions", padding=VALID, stride_h=1, stride_w=1, filter_height=0, filter_width=2
     )
-    with pytest.raises(KernelError, match="filter 0x2"):
-        _allocate(op, x, out, zero)
+    assert_fails(op, [x], [out], zero, match="filter 0x2")
     big = options(
         "Pool2DOptions", padding=VALID, stride_h=1, stride_w=1, filter_height=7, filter_width=2
     )
-    with pytest.raises(KernelError, match="does not fit"):
-        _allocate(op, x, out, big)
-    with pytest.raises(KernelError, match="only float32"):
-        _allocate(op, x.astype(np.int8), out, opts)
+    assert_fails(op, [x], [out], big, match="does not fit")
+    assert_fails(op, [x.astype(np.int8)], [out], opts, match="only float32")

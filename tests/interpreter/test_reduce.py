@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from tests.interpreter.oneop import Const, compare_with_litert, options
-from tests.interpreter.test_arithmetic import QUANTIZED, SCALAR, assert_fails
+from tests.interpreter.oneop import (
+    QUANTIZED,
+    SCALAR,
+    Const,
+    assert_fails,
+    compare_with_litert,
+    options,
+)
 
 RNG = np.random.default_rng(4)
 NUMERIC_OPS = ["MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"]

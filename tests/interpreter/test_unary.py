@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.interpreter.oneop import Const, compare_with_litert
-from tests.interpreter.test_arithmetic import QUANTIZED, assert_fails
+from tests.interpreter.oneop import QUANTIZED, Const, assert_fails, compare_with_litert
 
 RNG = np.random.default_rng(2)
 SHAPES = [(1,), (7,), (2, 3, 5), (1, 4, 4, 3)]

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.arithmetic import F32, check_output, input_dtype
-from emberlite.interpreter.kernels.common import broadcast_shape
+from emberlite.interpreter.kernels.common import (
+    FLOAT,
+    Clamp,
+    broadcast_shape,
+    check_output,
+    clamp,
+    input_dtype,
+    prepare_float,
+)
 from emberlite.interpreter.registry import NodeContext, NodePlan, register
-
-
-def prepare_float(ctx: NodeContext) -> NodePlan:
-    """One float32 input; the output has its shape."""
-    ctx.expect_inputs(1)
-    check_output(ctx, input_dtype(ctx, (F32,)))
-    return NodePlan((ctx.input(0).shape,))
-
-
-Clamp = Callable[[np.ndarray, np.ndarray], None]
-
-
-def clamp(low: float, high: float, size: int) -> Clamp:
-    """(x, out) -> out = min(max(x, low), high) (infinite bounds: one-sided), fastest for `size`.
-
-    NOTE: np.clip is one SIMD pass but costs 2 us of Python; NumPy's maximum / minimum
-    against a scalar are cheap to call but have no SIMD loop (4 times slower per element).
-    """
-    if high == np.inf and size < 4096:
-        return lambda x, out: np.maximum(x, low, out=out)
-    if low == -np.inf and size < 4096:
-        return lambda x, out: np.minimum(x, high, out=out)
-    if size < 1024:
-
-        def small(x: np.ndarray, out: np.ndarray) -> None:
-            np.maximum(x, low, out=out)
-            np.minimum(out, high, out=out)
-
-        return small
-    return lambda x, out: np.clip(x, low, high, out=out)
 
 
 def _prepare_clamp(low: float, high: float):
@@ -115,17 +91,17 @@ def leaky_relu(data, ins, outs):
 @dataclass(frozen=True, slots=True)
 class PRelu:
     """`pick`: alpha is a constant with all values <= 1 (np.maximum) or all > 1 (np.minimum),
-    so x >= 0 ? x : alpha x is pick(x, alpha x); None: mixed or run-time alpha."""
+    so x >= 0 ? x : alpha x is pick(x, alpha x); None: mixed or run-time alpha, with scratch
+    outs[1] for alpha min(x, 0)."""
 
     pick: np.ufunc | None
-    scratch: np.ndarray | None
     negative_part: Clamp
     positive_part: Clamp
 
 
 def prepare_prelu(ctx: NodeContext) -> NodePlan:
     ctx.expect_inputs(2)
-    check_output(ctx, input_dtype(ctx, (F32,), 0, 1))
+    check_output(ctx, input_dtype(ctx, FLOAT, 0, 1))
     shape = broadcast_shape(ctx)
     if shape != ctx.input(0).shape:
         raise ctx.fail(
@@ -139,9 +115,9 @@ def prepare_prelu(ctx: NodeContext) -> NodePlan:
     elif alpha is not None and (alpha > 1).all():
         pick = np.minimum
     size = math.prod(shape)
-    scratch = None if pick else np.empty(shape, np.float32)
-    data = PRelu(pick, scratch, clamp(-np.inf, 0.0, size), clamp(0.0, np.inf, size))
-    return NodePlan((shape,), data)
+    scratch = () if pick else ((shape, np.dtype(np.float32)),)
+    data = PRelu(pick, clamp(-np.inf, 0.0, size), clamp(0.0, np.inf, size))
+    return NodePlan((shape,), data, scratch)
 
 
 @register("PRELU", prepare=prepare_prelu)
@@ -152,10 +128,11 @@ def prelu(p: PRelu, ins, outs):
         p.pick(out, x, out=out)
         return
     # max(x, 0) + alpha min(x, 0): one of the two terms is exactly 0.
-    p.negative_part(x, p.scratch)
-    np.multiply(p.scratch, alpha, out=p.scratch)
+    negative = outs[1]
+    p.negative_part(x, negative)
+    np.multiply(negative, alpha, out=negative)
     p.positive_part(x, out)
-    out += p.scratch
+    out += negative
 
 
 # -- GELU -----------------------------------------------------------------------------------------
@@ -182,29 +159,21 @@ _ERFC_POWERS = tuple(float(c) for c in np.polynomial.chebyshev.cheb2poly(_ERFC_C
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-@dataclass(frozen=True, slots=True)
-class Gelu:
-    """Exact GELU's float64 scratch: |z|, then z^2; y; the exponent, then erfc."""
-
-    z: np.ndarray
-    y: np.ndarray
-    e: np.ndarray
-    relu: Clamp
-
-
 def prepare_gelu(ctx: NodeContext) -> NodePlan:
+    """`data`: exact GELU's relu; None for the tanh approximation.  Exact GELU's float64
+    scratch: outs[1] |z|, then z^2; outs[2] y; outs[3] the exponent, then erfc."""
     plan = prepare_float(ctx)
     if ctx.option("approximate", False):
         return NodePlan(plan.output_shapes, None)
     shape = ctx.input(0).shape
-    z, y, e = (np.empty(shape, np.float64) for _ in range(3))
-    return NodePlan(plan.output_shapes, Gelu(z, y, e, clamp(0.0, np.inf, math.prod(shape))))
+    scratch = ((shape, np.dtype(np.float64)),) * 3
+    return NodePlan(plan.output_shapes, clamp(0.0, np.inf, math.prod(shape)), scratch)
 
 
 @register("GELU", prepare=prepare_gelu)
-def gelu(g: Gelu | None, ins, outs):
+def gelu(relu: Clamp | None, ins, outs):
     x, out = ins[0], outs[0]
-    if g is None:
+    if relu is None:
         # 0.5 x (1 + tanh(sqrt(2 / pi) x (1 + 0.044715 x^2))), in float32 as TFLite does.
         np.multiply(x, x, out=out)
         out *= 0.044715
@@ -218,7 +187,7 @@ def gelu(g: Gelu | None, ins, outs):
         return
     # GELU(x) = 0.5 x erfc(-x / sqrt 2) = max(x, 0) - 0.5 |x| erfc(|x| / sqrt 2).
     # NOTE: z is rounded to float32 first, as TFLite's erfcf(x * -M_SQRT1_2) sees it.
-    z, y, e = g.z, g.y, g.e
+    z, y, e = outs[1:4]
     np.multiply(x, np.float32(math.sqrt(0.5)), out=z)
     np.abs(z, out=z)
     np.add(z, 2.0, out=y)
@@ -237,7 +206,7 @@ def gelu(g: Gelu | None, ins, outs):
     e *= x
     np.abs(e, out=e)
     e *= 0.25
-    g.relu(x, out)
+    relu(x, out)
     np.subtract(out, e, out=out)
 
 
@@ -251,17 +220,14 @@ COLUMN_LOOP_DEPTH = 64
 @dataclass(frozen=True, slots=True)
 class Softmax:
     """`extreme`: the stabilizing shift, the row's max (its min when beta < 0, where beta x is
-    largest at the smallest x).  `row` (..., 1) holds it, then the row's sum of exponentials
-    (`sums`, the same memory without the last axis), a product with `ones`.  `full`:
+    largest at the smallest x).  Scratch outs[1], `row` (..., 1), holds it, then the row's sum
+    of exponentials (the same memory without the last axis), a product with `ones`; outs[2]:
     LOG_SOFTMAX's exponentials."""
 
     beta: float
     extreme: np.ufunc
     columns: bool
-    row: np.ndarray
-    sums: np.ndarray
     ones: np.ndarray
-    full: np.ndarray | None = None
 
 
 def prepare_softmax(ctx: NodeContext) -> NodePlan:
@@ -269,27 +235,24 @@ def prepare_softmax(ctx: NodeContext) -> NodePlan:
     shape = ctx.input(0).shape
     if not shape:
         raise ctx.fail("needs an input of rank >= 1")
-    row = np.empty((*shape[:-1], 1), np.float32)
+    f32 = np.dtype(np.float32)
+    scratch = [((*shape[:-1], 1), f32)]
     if ctx.op_name == "SOFTMAX":
         beta = float(ctx.option("beta", 0.0))  # the schema default, as TFLite reads it
-        full = None
     else:
-        beta, full = 1.0, np.empty(shape, np.float32)
+        beta = 1.0
+        scratch.append((shape, f32))
     data = Softmax(
         beta,
         np.maximum if beta >= 0 else np.minimum,
         shape[-1] <= COLUMN_LOOP_DEPTH,
-        row,
-        row[..., 0],
         np.ones(shape[-1], np.float32),
-        full,
     )
-    return NodePlan(plan.output_shapes, data)
+    return NodePlan(plan.output_shapes, data, tuple(scratch))
 
 
-def _shift(s: Softmax, x: np.ndarray, out: np.ndarray) -> None:
-    """out = x - its row's max (min)."""
-    row = s.row
+def _shift(s: Softmax, x: np.ndarray, out: np.ndarray, row: np.ndarray) -> None:
+    """out = x - its row's max (min), which `row` keeps."""
     if s.columns:
         np.copyto(row, x[..., :1])
         for c in range(1, x.shape[-1]):
@@ -301,20 +264,20 @@ def _shift(s: Softmax, x: np.ndarray, out: np.ndarray) -> None:
 
 @register("SOFTMAX", prepare=prepare_softmax)
 def softmax(s: Softmax, ins, outs):
-    out = outs[0]
-    _shift(s, ins[0], out)
+    out, row = outs[0], outs[1]
+    _shift(s, ins[0], out, row)
     if s.beta != 1.0:
         out *= s.beta
     np.exp(out, out=out)
-    np.matmul(out, s.ones, out=s.sums)
-    out /= s.row
+    np.matmul(out, s.ones, out=row[..., 0])
+    out /= row
 
 
 @register("LOG_SOFTMAX", prepare=prepare_softmax)
 def log_softmax(s: Softmax, ins, outs):
-    out = outs[0]
-    _shift(s, ins[0], out)
-    np.exp(out, out=s.full)
-    np.matmul(s.full, s.ones, out=s.sums)
-    np.log(s.row, out=s.row)
-    out -= s.row
+    out, row, full = outs[0], outs[1], outs[2]
+    _shift(s, ins[0], out, row)
+    np.exp(out, out=full)
+    np.matmul(full, s.ones, out=row[..., 0])
+    np.log(row, out=row)
+    out -= row

@@ -3,96 +3,40 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.common import Activation, broadcast_shape, fused_activation
+from emberlite.interpreter.kernels.common import (
+    F32,
+    I32,
+    NUMERIC,
+    Activation,
+    fused_activation,
+    prepare_binary,
+    prepare_elementwise,
+)
 from emberlite.interpreter.registry import KernelError, NodeContext, NodePlan, register
-from emberlite.schema.types import ActivationFunctionType
-
-F32 = np.dtype(np.float32)
-I32 = np.dtype(np.int32)
-I64 = np.dtype(np.int64)
-BOOL = np.dtype(np.bool_)
-NUMERIC = (F32, I32, I64)
 
 
-def input_dtype(ctx: NodeContext, allowed: Collection[np.dtype], *indices: int) -> np.dtype:
-    """The dtype the inputs `indices` (default: 0) share, checked against `allowed`.
-
-    Quantized integer tensors fail: their kernels are not written yet.
-    """
-    infos = [(i, ctx.input(i)) for i in indices or (0,)]
-    for i, info in infos:
-        q = info.tensor.quantization
-        if info.dtype.kind in "iu" and q is not None and q.scale:
-            raise ctx.fail(f"input {i} is quantized {info.dtype.name}, which is not supported yet")
-        if info.dtype not in allowed:
-            names = ", ".join(np.dtype(d).name for d in allowed)
-            raise ctx.fail(f"input {i} has type {info.dtype.name}; supported: {names}")
-    dtype = infos[0][1].dtype
-    if any(info.dtype != dtype for _, info in infos):
-        types = ", ".join(info.dtype.name for _, info in infos)
-        raise ctx.fail(f"inputs must share one type, got {types}")
-    return dtype
-
-
-def check_output(ctx: NodeContext, dtype: np.dtype, k: int = 0) -> None:
-    if ctx.outputs[k].dtype != dtype:
-        raise ctx.fail(f"output {k} has type {ctx.outputs[k].dtype.name}; expected {dtype.name}")
-
-
-def prepare_elementwise(
-    ctx: NodeContext, allowed: Collection[np.dtype], out: np.dtype | None = None
-) -> tuple[tuple[int, ...], np.dtype]:
-    """Two inputs of one allowed type, broadcast: (output shape, input dtype)."""
-    ctx.expect_inputs(2)
-    dtype = input_dtype(ctx, allowed, 0, 1)
-    check_output(ctx, dtype if out is None else out)
-    return broadcast_shape(ctx), dtype
-
-
-def _int_activation(ctx: NodeContext) -> Activation:
-    """Fused activations of integer ADD/SUB/MUL/DIV: clamps, as TFLite's activation range."""
-    code = ctx.option("fused_activation_function", ActivationFunctionType.NONE)
-    bounds = {
-        ActivationFunctionType.NONE: None,
-        ActivationFunctionType.RELU: (0, None),
-        ActivationFunctionType.RELU6: (0, 6),
-        ActivationFunctionType.RELU_N1_TO_1: (-1, 1),
-    }
-    if code not in bounds:
-        raise ctx.fail(f"fused activation {code} is not supported for integers")
-    if bounds[code] is None:
-        return None
-    low, high = bounds[code]
-    return lambda x: np.clip(x, low, high, out=x)
-
-
-def _prepare_with_activation(allowed: Collection[np.dtype]) -> Callable[[NodeContext], NodePlan]:
-    def prepare(ctx: NodeContext) -> NodePlan:
-        shape, dtype = prepare_elementwise(ctx, allowed)
-        activation = fused_activation(ctx) if dtype == F32 else _int_activation(ctx)
-        return NodePlan((shape,), data=activation)
-
-    return prepare
+def prepare_arithmetic(ctx: NodeContext) -> NodePlan:
+    """ADD, SUB, MUL: `data` is the fused activation."""
+    shape, dtype = prepare_elementwise(ctx, NUMERIC)
+    return NodePlan((shape,), data=fused_activation(ctx, shape, dtype))
 
 
 def _binary(ufunc: np.ufunc):
     def run(activation, ins, outs):
         ufunc(ins[0], ins[1], out=outs[0])
         if activation is not None:
-            activation(outs[0])
+            activation(outs[0], outs[0])
 
     return run
 
 
-prepare_binary = _prepare_with_activation(NUMERIC)
-register("ADD", prepare=prepare_binary)(_binary(np.add))
-register("SUB", prepare=prepare_binary)(_binary(np.subtract))
-register("MUL", prepare=prepare_binary)(_binary(np.multiply))
+register("ADD", prepare=prepare_arithmetic)(_binary(np.add))
+register("SUB", prepare=prepare_arithmetic)(_binary(np.subtract))
+register("MUL", prepare=prepare_arithmetic)(_binary(np.multiply))
 
 
 # -- division -------------------------------------------------------------------------------------
@@ -101,30 +45,28 @@ register("MUL", prepare=prepare_binary)(_binary(np.multiply))
 @dataclass(frozen=True, slots=True)
 class Division:
     """`check`: the divisor is computed at run time and must be tested for zeros (and, for
-    POW, for negative integer exponents); `where` names the node for those run-time errors."""
+    POW, for negative integer exponents); `where` names the node for those run-time errors.
+    Integer DIV has scratch, outs[1]: the dividend less its truncated remainder."""
 
     where: str
     check: bool
     integer: bool
     activation: Activation = None
-    scratch: np.ndarray | None = None  # int DIV: the dividend less its truncated remainder
 
 
 def _prepare_division(ctx: NodeContext, allowed, fused: bool, zero_check: bool) -> NodePlan:
     """`zero_check`: TFLite refuses to divide by zero (at invoke) rather than give inf/NaN."""
     shape, dtype = prepare_elementwise(ctx, allowed)
     integer = dtype.kind == "i"
-    activation = None
-    if fused:
-        activation = _int_activation(ctx) if integer else fused_activation(ctx)
+    activation = fused_activation(ctx, shape, dtype) if fused else None
     divisor = ctx.input(1).value
     if zero_check and divisor is not None:
         if not divisor.all():
             raise ctx.fail("division by 0 (the divisor is a constant with zeros)")
         zero_check = False
-    scratch = np.empty(shape, dtype) if integer and ctx.op_name == "DIV" else None
+    scratch = ((shape, dtype),) if integer and ctx.op_name == "DIV" else ()
     where = f"node {ctx.index} ({ctx.op_name})"
-    return NodePlan((shape,), Division(where, zero_check, integer, activation, scratch))
+    return NodePlan((shape,), Division(where, zero_check, integer, activation), scratch)
 
 
 def _check_divisor(d: Division, divisor: np.ndarray) -> None:
@@ -145,13 +87,14 @@ def div(d: Division, ins, outs):
     _check_divisor(d, b)
     if d.integer:
         # NOTE: C division truncates toward zero; a - fmod(a, b) is an exact multiple of b.
-        np.fmod(a, b, out=d.scratch)
-        np.subtract(a, d.scratch, out=d.scratch)
-        np.floor_divide(d.scratch, b, out=out)
+        exact = outs[1]
+        np.fmod(a, b, out=exact)
+        np.subtract(a, exact, out=exact)
+        np.floor_divide(exact, b, out=out)
     else:
         np.divide(a, b, out=out)
     if d.activation is not None:
-        d.activation(out)
+        d.activation(out, out)
 
 
 def prepare_floor_div(ctx: NodeContext) -> NodePlan:
@@ -203,20 +146,6 @@ def power(d: Division, ins, outs):
 # -- maximum, minimum, squared difference ---------------------------------------------------------
 
 
-def _prepare_plain(allowed: Collection[np.dtype]) -> Callable[[NodeContext], NodePlan]:
-    def prepare(ctx: NodeContext) -> NodePlan:
-        return NodePlan((prepare_elementwise(ctx, allowed)[0],))
-
-    return prepare
-
-
-def _plain(ufunc: np.ufunc):
-    def run(data, ins, outs):
-        ufunc(ins[0], ins[1], out=outs[0])
-
-    return run
-
-
 def _prepare_extreme(ctx: NodeContext) -> NodePlan:
     """MAXIMUM / MINIMUM.  `data`: (input index, low, high) when one input is a constant of
     one element and the other, large, has the output's shape: then the op is a clip."""
@@ -252,7 +181,7 @@ register("MAXIMUM", prepare=_prepare_extreme)(_extreme(np.maximum))
 register("MINIMUM", prepare=_prepare_extreme)(_extreme(np.minimum))
 
 
-@register("SQUARED_DIFFERENCE", prepare=_prepare_plain((F32, I32)))
+@register("SQUARED_DIFFERENCE", prepare=prepare_binary((F32, I32)))
 def squared_difference(data, ins, outs):
     np.subtract(ins[0], ins[1], out=outs[0])
     np.square(outs[0], out=outs[0])

@@ -74,15 +74,15 @@ def dequantize(d: Dequantize, ins, outs):
 
 @dataclass(frozen=True, slots=True)
 class Quantize:
+    """Scratch: outs[1] the rounded value (float32 per tensor, float64 per axis); outs[2] its
+    magnitude; outs[3] (bool) where it overflows int32; per axis, outs[4] (float32) x / scale.
+    """
+
     per_axis: bool
     factor: np.ndarray  # per tensor: 1 / scale; per axis: scale
     zero: np.ndarray
     low: int
     high: int
-    ratio: np.ndarray  # float32 scratch
-    rounded: np.ndarray  # scratch: the rounded value (float32 per tensor, float64 per axis)
-    magnitude: np.ndarray  # scratch: |rounded|
-    overflow: np.ndarray  # bool scratch
     overflowed: np.ndarray  # what an overflowing value becomes before + zero (see quantize)
 
 
@@ -96,21 +96,19 @@ def prepare_quantize(ctx: NodeContext) -> NodePlan:
     out = TensorInfo(out.index, out.tensor, x.shape, out.dtype)
     scale, zero = _affine(ctx, out, "output")
     per_axis = scale.size > 1 or zero.size > 1
-    ratio = np.empty(x.shape, np.float32)
-    rounded = np.empty(x.shape, np.float64) if per_axis else ratio
+    rounded = np.dtype(np.float64 if per_axis else np.float32)
     data = Quantize(
         per_axis,
         scale if per_axis else np.float32(1) / scale,
-        zero.astype(rounded.dtype),
+        zero.astype(rounded),
         *_LIMITS[out.dtype],
-        ratio,
-        rounded,
-        np.empty(x.shape, rounded.dtype),
-        np.empty(x.shape, np.bool_),
         # INT32_MIN + zero_point, wrapped to int32, less the zero point added later.
-        ((zero.astype(np.int64) + 2**32) % 2**32 - 2**31 - zero).astype(rounded.dtype),
+        ((zero.astype(np.int64) + 2**32) % 2**32 - 2**31 - zero).astype(rounded),
     )
-    return NodePlan((x.shape,), data=data)
+    scratch = [(x.shape, rounded), (x.shape, rounded), (x.shape, np.dtype(np.bool_))]
+    if per_axis:
+        scratch.append((x.shape, np.dtype(np.float32)))
+    return NodePlan((x.shape,), data=data, scratch=tuple(scratch))
 
 
 @register("QUANTIZE", prepare=prepare_quantize)
@@ -120,20 +118,21 @@ def quantize(q: Quantize, ins, outs):
     # is done in float64, where |x / scale| + 0.5 is exact (float32 would round 0.49999997 + 0.5
     # up to 1).  Both then convert to int32 (x86 turns NaN and overflow into INT32_MIN), add
     # the zero point in int32 (wrapping) and clamp to the type's range.
-    r = q.rounded
+    r, magnitude, overflow = outs[1:4]
     if not q.per_axis:
         np.multiply(ins[0], q.factor, out=r)
         np.rint(r, out=r)
     else:
-        np.divide(ins[0], q.factor, out=q.ratio)
-        np.abs(q.ratio, out=r)
+        ratio = outs[4]
+        np.divide(ins[0], q.factor, out=ratio)
+        np.abs(ratio, out=r)
         r += 0.5
         np.floor(r, out=r)
-        np.copysign(r, q.ratio, out=r)
-    np.abs(r, out=q.magnitude)
-    np.less(q.magnitude, 2.0**31, out=q.overflow)
-    np.logical_not(q.overflow, out=q.overflow)
-    np.copyto(r, q.overflowed, where=q.overflow)
+        np.copysign(r, ratio, out=r)
+    np.abs(r, out=magnitude)
+    np.less(magnitude, 2.0**31, out=overflow)
+    np.logical_not(overflow, out=overflow)
+    np.copyto(r, q.overflowed, where=overflow)
     r += q.zero
     np.clip(r, q.low, q.high, out=r)
     np.copyto(outs[0], r, casting="unsafe")

@@ -6,16 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.common import Activation, fused_activation
+from emberlite.interpreter.kernels.common import FLOAT, Activation, fused_activation, input_dtype
 from emberlite.interpreter.registry import NodeContext, NodePlan, register
 from emberlite.schema.types import ActivationFunctionType
-
-
-def _float32(ctx: NodeContext, *indices: int) -> None:
-    for i in indices:
-        info = ctx.inputs[i] if i < len(ctx.inputs) else None
-        if info is not None and info.dtype != np.float32:
-            raise ctx.fail(f"input {i} is {info.dtype}; only float32 is supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +23,7 @@ def prepare_fully_connected(ctx: NodeContext) -> NodePlan:
     ctx.expect_inputs(2, 3)
     x, w = ctx.input(0), ctx.input(1)
     bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
-    _float32(ctx, 0, 1, 2)
+    input_dtype(ctx, FLOAT, 0, 1, *([2] if bias is not None else []))
     if ctx.option("weights_format", 0) != 0:
         raise ctx.fail("shuffled weights (SHUFFLED4x16INT8) are not supported")
     if len(w.shape) != 2:
@@ -52,7 +45,8 @@ def prepare_fully_connected(ctx: NodeContext) -> NodePlan:
         shape = (*x.shape[:-1], units)
     else:
         shape = (batch, units)
-    data = FullyConnected((batch, depth), (batch, units), bias is not None, fused_activation(ctx))
+    activation = fused_activation(ctx, shape)
+    data = FullyConnected((batch, depth), (batch, units), bias is not None, activation)
     return NodePlan((shape,), data=data)
 
 
@@ -63,7 +57,7 @@ def fully_connected(fc: FullyConnected, ins, outs):
     if fc.bias:
         out += ins[2].reshape(-1)
     if fc.activation is not None:
-        fc.activation(out)
+        fc.activation(out, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +69,7 @@ class BatchMatMul:
 def prepare_batch_matmul(ctx: NodeContext) -> NodePlan:
     ctx.expect_inputs(2)
     x, y = ctx.input(0), ctx.input(1)
-    _float32(ctx, 0, 1)
+    input_dtype(ctx, FLOAT, 0, 1)
     if len(x.shape) < 2 or len(y.shape) < 2:
         raise ctx.fail(f"inputs must have rank >= 2, got {list(x.shape)} and {list(y.shape)}")
     adj_x, adj_y = bool(ctx.option("adj_x", False)), bool(ctx.option("adj_y", False))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.registry import NodeContext, NodePlan, TensorInfo, register
+from emberlite.interpreter.kernels.common import borders, input_dtype
+from emberlite.interpreter.registry import NodeContext, NodePlan, register
 
 REFLECT, SYMMETRIC = 0, 1  # MirrorPadMode
 
@@ -21,13 +22,6 @@ class Pad:
     interior: tuple[slice, ...]
     sides: tuple[tuple[slice, ...], ...]  # PAD, PADV2: the border, as disjoint slabs
     mirrors: tuple[tuple[tuple[slice, ...], tuple[slice, ...]], ...]  # (slab, its source)
-
-
-def _no_quantized(ctx: NodeContext, x: TensorInfo) -> None:
-    q = x.tensor.quantization
-    if q is not None and q.scale:
-        # NOTE: quantized PAD fills with the zero point; quantized kernels are not done yet.
-        raise ctx.fail(f"quantized {x.dtype} input is not supported")
 
 
 def _paddings(ctx: NodeContext, rank: int) -> list[tuple[int, int]]:
@@ -42,26 +36,11 @@ def _paddings(ctx: NodeContext, rank: int) -> list[tuple[int, int]]:
     return pads
 
 
-def _layout(shape: tuple[int, ...], pads: list[tuple[int, int]]):
-    """(output shape, interior slices, border slabs)."""
-    out = tuple(n + a + b for n, (a, b) in zip(shape, pads, strict=True))
-    interior = tuple(slice(a, a + n) for n, (a, _) in zip(shape, pads, strict=True))
-    sides = []
-    for d, (a, b) in enumerate(pads):
-        # Axes before d: inside only; axes after d: everything (the slabs do not overlap).
-        head, tail = interior[:d], (slice(None),) * (len(shape) - d - 1)
-        if a:
-            sides.append((*head, slice(0, a), *tail))
-        if b:
-            sides.append((*head, slice(out[d] - b, out[d]), *tail))
-    return out, interior, tuple(sides)
-
-
 def prepare_pad(ctx: NodeContext) -> NodePlan:
     ctx.expect_inputs(2, 2 if ctx.op_name == "PAD" else 3)
     x = ctx.input(0)
-    _no_quantized(ctx, x)
-    out, interior, sides = _layout(x.shape, _paddings(ctx, len(x.shape)))
+    input_dtype(ctx, None)  # NOTE: quantized PAD fills with the zero point: not done yet
+    out, interior, sides = borders(x.shape, _paddings(ctx, len(x.shape)))
     value = ctx.inputs[2] if len(ctx.inputs) > 2 else None
     if value is not None:
         if value.dtype != x.dtype:
@@ -88,7 +67,7 @@ def _reversed(start: int, stop: int) -> slice:
 def prepare_mirror_pad(ctx: NodeContext) -> NodePlan:
     ctx.expect_inputs(2)
     x = ctx.input(0)
-    _no_quantized(ctx, x)
+    input_dtype(ctx, None)
     mode = ctx.option("mode", REFLECT)
     if mode not in (REFLECT, SYMMETRIC):
         raise ctx.fail(f"mode {mode} is not supported")
@@ -98,7 +77,7 @@ def prepare_mirror_pad(ctx: NodeContext) -> NodePlan:
         if max(a, b) > n - edge:
             name = "REFLECT" if mode == REFLECT else "SYMMETRIC"
             raise ctx.fail(f"{name} paddings {pads} are too large for shape {list(x.shape)}")
-    out, interior, _ = _layout(x.shape, pads)
+    out, interior, _ = borders(x.shape, pads)
     mirrors = []
     for d, ((a, b), n) in enumerate(zip(pads, x.shape, strict=True)):
         # Axes before d are padded already: take them whole; axes after d: inside only.

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.common import Activation
-from emberlite.interpreter.kernels.conv import (
+from emberlite.interpreter.kernels.common import (
+    FLOAT,
+    Activation,
+    Bordered,
+    Views,
     Window,
-    clamp_activation,
-    padded_buffer,
-    require_float,
+    bordered,
+    fused_activation,
+    input_dtype,
     require_rank,
     sliding_window,
     strided,
@@ -31,15 +34,15 @@ MAX_TAPS = 8
 
 @dataclass(frozen=True, slots=True)
 class Pool:
-    padded: np.ndarray | None  # bordered copy of the input (border: -inf or 0), when padded
-    interior: tuple[slice, ...]
-    rows: np.ndarray | None  # [N, OH, fh, Wp * C] windows over `padded`
-    rows_spec: tuple  # (shape, strides) of the same windows over an unpadded input
-    reduced: np.ndarray  # [N, OH, Wp * C]: the rows stage's result
-    cols: np.ndarray | None  # windows of `reduced`, reduced over `axis` into `out_shape`
+    """Scratch: outs[1], `reduced` [N, OH, Wp * C], the rows stage's result; outs[2], the
+    input inside its border (-inf or 0), when the node pads."""
+
+    padded: Bordered | None
+    rows: Views  # of the (padded) input: [N, OH, fh, Wp * C] windows
+    cols: Views  # of `reduced`: windows reduced over `axis` into `out_shape`, or `taps`
     axis: int
     out_shape: tuple[int, ...]
-    taps: tuple[np.ndarray, ...]  # or: per column tap, a [N, OH, OW, C] view of `reduced`
+    taps: bool  # cols are [fw, N, OH, OW, C] column taps, reduced one by one
     count: np.ndarray | float  # average: input pixels per window ([OH, OW, C] or scalar)
     activation: Activation
 
@@ -60,7 +63,7 @@ def make_prepare(is_max: bool):
     def prepare_pool(ctx: NodeContext) -> NodePlan:
         ctx.expect_inputs(1)
         x = ctx.input(0)
-        require_float(ctx, x)
+        input_dtype(ctx, FLOAT)
         require_rank(ctx, x, 4, "input")
         fh, fw = ctx.option("filter_height", 1), ctx.option("filter_width", 1)
         if fh < 1 or fw < 1:
@@ -69,65 +72,60 @@ def make_prepare(is_max: bool):
         win = sliding_window(ctx, x.shape, fh, fw, sh, sw)
         n, h, w, c = x.shape
         oh, ow = win.out_h, win.out_w
-        padded, interior = (None, ())
-        if win.padded:
-            padded, interior = padded_buffer(x.shape, win, -np.inf if is_max else 0.0)
         hp, wp = h + win.top + win.bottom, w + win.left + win.right
         row = wp * c
-        rows_spec = ((n, oh, fh, row), (hp * row, row * sh, row, 1))
-        reduced = np.empty((n, oh, row), np.float32)
-        cols, axis, out_shape, taps = None, 0, (), ()
+        scratch = [((n, oh, row), np.dtype(np.float32))]
+        padded = None
+        if win.padded:
+            padded = bordered(x.shape, win.pads, -np.inf if is_max else 0.0)
+            scratch.append((padded.shape, np.dtype(np.float32)))
+        axis, out_shape, taps = 0, (), False
         if sw == 1:  # flat: the reduction's inner loop runs along whole output rows
-            cols = strided(reduced, (n, oh, fw, ow * c), (oh * row, row, c, 1))
+            cols = ((n, oh, fw, ow * c), (oh * row, row, c, 1))
             axis, out_shape = 2, (n, oh, ow * c)
         elif fw > MAX_TAPS:
-            cols = strided(reduced, (n, oh, ow, fw, c), (oh * row, row, sw * c, c, 1))
+            cols = ((n, oh, ow, fw, c), (oh * row, row, sw * c, c, 1))
             axis, out_shape = 3, (n, oh, ow, c)
         else:
-            shape, strides = (n, oh, ow, c), (oh * row, row, sw * c, 1)
-            taps = tuple(strided(reduced, shape, strides, b * c) for b in range(fw))
+            cols, taps = ((fw, n, oh, ow, c), (c, oh * row, row, sw * c, 1)), True
         count: np.ndarray | float = float(fh * fw)
         if not is_max and win.padded:
             count = _window_counts(win, (h, w), fh, fw, (sh, sw))
             count = np.ascontiguousarray(np.broadcast_to(count[0], (oh, ow, c)))
+        rows = ((n, oh, fh, row), (hp * row, row * sh, row, 1))
         data = Pool(
             padded,
-            interior,
-            None if padded is None else strided(padded, *rows_spec),
-            rows_spec,
-            reduced,
-            cols,
+            Views(lambda x: strided(x, *rows)),
+            Views(
+                lambda reduced: tuple(strided(reduced, *cols)) if taps else strided(reduced, *cols)
+            ),
             axis,
             out_shape,
             taps,
             count,
-            clamp_activation(ctx),
+            fused_activation(ctx, (n, oh, ow, c), clamp_only=True),
         )
-        return NodePlan(((n, oh, ow, c),), data=data)
+        return NodePlan(((n, oh, ow, c),), data=data, scratch=tuple(scratch))
 
     return prepare_pool
 
 
 def _pool(reduce: np.ufunc, is_max: bool):
     def run(p: Pool, ins, outs):
-        out = outs[0]
-        if p.padded is not None:
-            p.padded[p.interior] = ins[0]
-            rows = p.rows
+        out, reduced = outs[0], outs[1]
+        x = ins[0] if p.padded is None else p.padded.load(outs[2], ins[0])
+        reduce.reduce(p.rows.of(x), axis=2, out=reduced)
+        if not p.taps:
+            reduce.reduce(p.cols.of(reduced), axis=p.axis, out=out.reshape(p.out_shape))
         else:
-            rows = strided(ins[0], *p.rows_spec)
-        reduce.reduce(rows, axis=2, out=p.reduced)
-        if p.cols is not None:
-            reduce.reduce(p.cols, axis=p.axis, out=out.reshape(p.out_shape))
-        else:
-            taps = p.taps
+            taps = p.cols.of(reduced)
             np.copyto(out, taps[0])
             for k in range(1, len(taps)):
                 reduce(out, taps[k], out=out)
         if not is_max:
             np.divide(out, p.count, out=out)
         if p.activation is not None:
-            p.activation(out)
+            p.activation(out, out)
 
     return run
 

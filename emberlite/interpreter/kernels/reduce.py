@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.arithmetic import (
+from emberlite.interpreter.kernels.common import (
     BOOL,
     F32,
     I32,
@@ -39,12 +39,13 @@ def _axes(ctx: NodeContext, rank: int, many: bool) -> tuple[int, ...]:
 @dataclass(frozen=True, slots=True)
 class Reduce:
     """`keepdims`: reduced axes stay, with size 1.  MEAN: `count`, the elements per output;
-    `total`: int64 scratch for integer sums (divided with truncation, as C does).
+    `total`: integer sums go through int64 scratch, outs[1] (then divided with truncation, as
+    C does).
 
     NOTE: NumPy reduces along a short last axis one row at a time (2 ms for 64K rows of 2).
     When the reduced axes are adjacent, `split` views the input as (outer, reduced, inner):
     float32 sums are then a product with `ones` on BLAS; other reductions of short trailing
-    rows go through `columns`, a transposed copy, reduced across whole rows.
+    rows go through `columns`: a transposed copy, scratch outs[1], reduced across whole rows.
     """
 
     ufunc: np.ufunc
@@ -52,10 +53,10 @@ class Reduce:
     keepdims: bool
     initial: object = None
     count: int = 0
-    total: np.ndarray | None = None
+    total: bool = False
     split: tuple[int, int, int] = (0, 0, 0)
     ones: np.ndarray | None = None
-    columns: np.ndarray | None = None
+    columns: bool = False
 
 
 _UFUNCS = {
@@ -86,34 +87,38 @@ def prepare_reduce(ctx: NodeContext) -> NodePlan:
         # TFLite starts from the type's lowest / highest value: what an empty reduction gives.
         info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
         initial = dtype.type(info.min if ctx.op_name == "REDUCE_MAX" else info.max)
-    total = None
-    if dtype.kind == "i" and ctx.op_name == "MEAN":
+    scratch = ()
+    total = dtype.kind == "i" and ctx.op_name == "MEAN"
+    if total:
         if count == 0:
             raise ctx.fail("integer mean over no elements")
-        total = np.empty(out, np.int64)
+        scratch = ((out, I64),)
 
-    split, ones, columns = (0, 0, 0), None, None
+    split, ones, columns = (0, 0, 0), None, False
     if axes and axes == tuple(range(axes[0], axes[-1] + 1)):
         split = (math.prod(shape[: axes[0]]), count, math.prod(shape[axes[-1] + 1 :]))
         outer, _, inner = split
         if dtype == F32 and ctx.op_name in ("SUM", "MEAN"):
             ones = np.ones(count, np.float32)
-        elif total is None and inner == 1 and outer > 1 and 1 < count <= SHORT_ROW:
-            columns = np.empty((count, outer), dtype)
+        elif not total and inner == 1 and outer > 1 and 1 < count <= SHORT_ROW:
+            columns = True
+            scratch = (((count, outer), dtype),)
     data = Reduce(_UFUNCS[ctx.op_name], axes, keepdims, initial, count, total, split, ones, columns)
-    return NodePlan((out,), data)
+    return NodePlan((out,), data, scratch)
 
 
-def _reduce(r: Reduce, x: np.ndarray, out: np.ndarray) -> None:
+def _reduce(r: Reduce, x: np.ndarray, outs) -> None:
+    out = outs[0]
     outer, n, inner = r.split
     if r.ones is not None:
         if inner == 1:
             np.matmul(x.reshape(outer, n), r.ones, out=out.reshape(outer))
         else:
             np.matmul(r.ones, x.reshape(outer, n, inner), out=out.reshape(outer, inner))
-    elif r.columns is not None:
-        np.copyto(r.columns, x.reshape(outer, n).T)
-        r.ufunc.reduce(r.columns, axis=0, out=out.reshape(outer))
+    elif r.columns:
+        columns = outs[1]
+        np.copyto(columns, x.reshape(outer, n).T)
+        r.ufunc.reduce(columns, axis=0, out=out.reshape(outer))
     elif r.initial is not None:
         r.ufunc.reduce(x, axis=r.axes, keepdims=r.keepdims, out=out, initial=r.initial)
     else:
@@ -130,19 +135,20 @@ def _reduce(r: Reduce, x: np.ndarray, out: np.ndarray) -> None:
     prepare=prepare_reduce,
 )
 def reduce(r: Reduce, ins, outs):
-    _reduce(r, ins[0], outs[0])
+    _reduce(r, ins[0], outs)
 
 
 @register("MEAN", prepare=prepare_reduce)
 def mean(r: Reduce, ins, outs):
     out = outs[0]
-    if r.total is not None:
-        np.add.reduce(ins[0], axis=r.axes, keepdims=r.keepdims, out=r.total)
-        np.true_divide(r.total, r.count, out=out, casting="unsafe")  # truncates, as C does
+    if r.total:
+        total = outs[1]
+        np.add.reduce(ins[0], axis=r.axes, keepdims=r.keepdims, out=total)
+        np.true_divide(total, r.count, out=out, casting="unsafe")  # truncates, as C does
     elif r.count == 0:
         out.fill(np.nan)
     else:
-        _reduce(r, ins[0], out)
+        _reduce(r, ins[0], outs)
         out /= r.count
 
 
@@ -151,11 +157,12 @@ def mean(r: Reduce, ins, outs):
 
 @dataclass(frozen=True, slots=True)
 class ArgReduce:
-    """`index`: NumPy's intp result, copied to an int32 output (None: written directly)."""
+    """`index`: NumPy's intp result goes through scratch outs[1], copied to an int32 output
+    (False: written directly)."""
 
     find: object  # np.argmax / np.argmin
     axis: int
-    index: np.ndarray | None
+    index: bool
 
 
 _INDEX_TYPES = {TensorType.INT32: I32, TensorType.INT64: I64}
@@ -175,17 +182,18 @@ def prepare_arg(ctx: NodeContext) -> NodePlan:
         raise ctx.fail(f"output_type must be INT32 or INT64, got {code}")
     check_output(ctx, _INDEX_TYPES[code])
     out = shape[:axis] + shape[axis + 1 :]
-    index = None if _INDEX_TYPES[code] == np.intp else np.empty(out, np.intp)
+    index = _INDEX_TYPES[code] != np.intp
     find = np.argmax if ctx.op_name == "ARG_MAX" else np.argmin
-    return NodePlan((out,), ArgReduce(find, axis, index))
+    scratch = ((out, np.dtype(np.intp)),) if index else ()
+    return NodePlan((out,), ArgReduce(find, axis, index), scratch)
 
 
 # NOTE: ties give the first index, in NumPy as in TFLite.  A NaN wins in NumPy; in TFLite
 # (which compares with >) it only does at index 0.
 @register("ARG_MAX", "ARG_MIN", prepare=prepare_arg)
 def arg_reduce(a: ArgReduce, ins, outs):
-    if a.index is None:
+    if not a.index:
         a.find(ins[0], axis=a.axis, out=outs[0])
     else:
-        a.find(ins[0], axis=a.axis, out=a.index)
-        np.copyto(outs[0], a.index, casting="unsafe")
+        a.find(ins[0], axis=a.axis, out=outs[1])
+        np.copyto(outs[0], outs[1], casting="unsafe")

@@ -7,18 +7,13 @@ gathers and whole-array multiply-adds, one axis at a time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.conv import require_float, require_rank
-from emberlite.interpreter.registry import NodeContext, NodePlan, TensorInfo, register
-
-
-def _no_quantized(ctx: NodeContext, x: TensorInfo) -> None:
-    q = x.tensor.quantization
-    if q is not None and q.scale:
-        raise ctx.fail(f"quantized {x.dtype} input is not supported")
+from emberlite.interpreter.kernels.common import FLOAT, input_dtype, require_rank
+from emberlite.interpreter.registry import NodeContext, NodePlan, register
 
 
 def _resize_shape(ctx: NodeContext) -> tuple[int, int, int, int]:
@@ -63,39 +58,41 @@ def _bilinear_axis(in_size: int, out_size: int, align_corners: bool, half_pixel:
 
 @dataclass(frozen=True, slots=True)
 class Bilinear:
+    """Scratch: outs[1], `above` [N, OH, W, C], the source rows above each output row; outs[2],
+    flat, first holds `below` (the rows below, shaped as `above`), then `right` [N, OH, OW, C]
+    (the source columns right of each output pixel)."""
+
     rows: tuple[np.ndarray, np.ndarray]  # source rows above and below each output row
     row_weights: tuple[np.ndarray, np.ndarray]  # [1, OH, 1, 1] each
     cols: tuple[np.ndarray, np.ndarray]
     col_weights: tuple[np.ndarray, np.ndarray]  # [OW * C] each: per column, tiled by channel
-    above: np.ndarray  # scratch [N, OH, W, C]
-    below: np.ndarray  # scratch [N, OH, W, C]
-    right: np.ndarray  # scratch [N, OH, OW, C]
     flat: tuple[int, int, int]  # the output as [N, OH, OW * C]
 
 
 def prepare_bilinear(ctx: NodeContext) -> NodePlan:
     n, oh, ow, c = _resize_shape(ctx)
     x = ctx.input(0)
-    require_float(ctx, x)
+    input_dtype(ctx, FLOAT)
     align, half = ctx.option("align_corners", False), ctx.option("half_pixel_centers", False)
     y0, y1, wy0, wy1 = _bilinear_axis(x.shape[1], oh, align, half)
     x0, x1, wx0, wx1 = _bilinear_axis(x.shape[2], ow, align, half)
+    rows = (n, oh, x.shape[2], c)
     data = Bilinear(
         (y0, y1),
         (wy0.reshape(1, -1, 1, 1), wy1.reshape(1, -1, 1, 1)),
         (x0, x1),
         (np.repeat(wx0, c), np.repeat(wx1, c)),
-        np.empty((n, oh, x.shape[2], c), np.float32),
-        np.empty((n, oh, x.shape[2], c), np.float32),
-        np.empty((n, oh, ow, c), np.float32),
         (n, oh, ow * c),
     )
-    return NodePlan(((n, oh, ow, c),), data=data)
+    f32 = np.dtype(np.float32)
+    scratch = ((rows, f32), ((max(math.prod(rows), n * oh * ow * c),), f32))
+    return NodePlan(((n, oh, ow, c),), data=data, scratch=scratch)
 
 
 @register("RESIZE_BILINEAR", prepare=prepare_bilinear)
 def resize_bilinear(b: Bilinear, ins, outs):
-    above, below = b.above, b.below
+    above, spare = outs[1], outs[2]
+    below = spare[: above.size].reshape(above.shape)
     # Along the height: above * w0 + below * w1, into `above`.
     np.take(ins[0], b.rows[0], axis=1, out=above, mode="clip")
     np.take(ins[0], b.rows[1], axis=1, out=below, mode="clip")
@@ -104,9 +101,10 @@ def resize_bilinear(b: Bilinear, ins, outs):
     above += below
     # Along the width, into the output; the weights vary per column, so work on the rows
     # flattened to [OW * C] for long contiguous loops.
+    right = spare[: outs[0].size].reshape(outs[0].shape)
     np.take(above, b.cols[0], axis=2, out=outs[0], mode="clip")
-    np.take(above, b.cols[1], axis=2, out=b.right, mode="clip")
-    out, right = outs[0].reshape(b.flat), b.right.reshape(b.flat)
+    np.take(above, b.cols[1], axis=2, out=right, mode="clip")
+    out, right = outs[0].reshape(b.flat), right.reshape(b.flat)
     out *= b.col_weights[0]
     right *= b.col_weights[1]
     out += right
@@ -126,30 +124,23 @@ def _nearest_axis(in_size: int, out_size: int, align_corners: bool, half_pixel: 
     return np.maximum(index, 0) if half_pixel else index
 
 
-@dataclass(frozen=True, slots=True)
-class Nearest:
-    rows: np.ndarray
-    cols: np.ndarray
-    scratch: np.ndarray  # [N, OH, W, C]
-
-
 def prepare_nearest(ctx: NodeContext) -> NodePlan:
+    """`data`: the source row and column of each output pixel.  Scratch: outs[1], the rows
+    taken, [N, OH, W, C]."""
     n, oh, ow, c = _resize_shape(ctx)
     x = ctx.input(0)
-    _no_quantized(ctx, x)
+    input_dtype(ctx, None)
     align, half = ctx.option("align_corners", False), ctx.option("half_pixel_centers", False)
-    data = Nearest(
-        _nearest_axis(x.shape[1], oh, align, half),
-        _nearest_axis(x.shape[2], ow, align, half),
-        np.empty((n, oh, x.shape[2], c), x.dtype),
-    )
-    return NodePlan(((n, oh, ow, c),), data=data)
+    data = (_nearest_axis(x.shape[1], oh, align, half), _nearest_axis(x.shape[2], ow, align, half))
+    scratch = (((n, oh, x.shape[2], c), x.dtype),)
+    return NodePlan(((n, oh, ow, c),), data=data, scratch=scratch)
 
 
 @register("RESIZE_NEAREST_NEIGHBOR", prepare=prepare_nearest)
-def resize_nearest_neighbor(r: Nearest, ins, outs):
-    np.take(ins[0], r.rows, axis=1, out=r.scratch, mode="clip")
-    np.take(r.scratch, r.cols, axis=2, out=outs[0], mode="clip")
+def resize_nearest_neighbor(data, ins, outs):
+    rows, cols = data
+    np.take(ins[0], rows, axis=1, out=outs[1], mode="clip")
+    np.take(outs[1], cols, axis=2, out=outs[0], mode="clip")
 
 
 # -- DEPTH_TO_SPACE, SPACE_TO_DEPTH -------------------------------------------------------------
@@ -158,7 +149,7 @@ def resize_nearest_neighbor(r: Nearest, ins, outs):
 def _block(ctx: NodeContext) -> tuple[tuple[int, ...], int]:
     ctx.expect_inputs(1)
     x = ctx.input(0)
-    _no_quantized(ctx, x)
+    input_dtype(ctx, None)
     require_rank(ctx, x, 4, "input")
     block = ctx.option("block_size", 0)
     if block < 1:

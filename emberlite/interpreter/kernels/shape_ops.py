@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.common import Activation, fused_activation
-from emberlite.interpreter.registry import KernelError, NodeContext, NodePlan, register
+from emberlite.interpreter.kernels.common import Activation, Bordered, bordered, fused_activation
+from emberlite.interpreter.registry import (
+    KernelError,
+    NodeContext,
+    NodePlan,
+    TensorInfo,
+    register,
+)
 
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
@@ -187,12 +193,12 @@ def prepare_concatenation(ctx: NodeContext) -> NodePlan:
             raise ctx.fail(
                 f"input shapes {[list(i.shape) for i in infos]} do not concatenate on axis {axis}"
             )
+    shape = (*first[:axis], sum(i.shape[axis] for i in infos), *first[axis + 1 :])
     # NOTE: LiteRT refuses any fused activation here (the converter never fuses one into a
     # concatenation); emberlite applies it to float32 outputs.
-    activation = fused_activation(ctx)
+    activation = fused_activation(ctx, shape)
     if activation is not None and infos[0].dtype != np.float32:
         raise ctx.fail(f"a fused activation on {infos[0].dtype} is not supported")
-    shape = (*first[:axis], sum(i.shape[axis] for i in infos), *first[axis + 1 :])
     return NodePlan((shape,), data=Concat(axis, activation))
 
 
@@ -200,7 +206,7 @@ def prepare_concatenation(ctx: NodeContext) -> NodePlan:
 def concatenation(c: Concat, ins, outs):
     np.concatenate(ins, axis=c.axis, out=outs[0])
     if c.activation is not None:
-        c.activation(outs[0])
+        c.activation(outs[0], outs[0])
 
 
 def prepare_pack(ctx: NodeContext) -> NodePlan:
@@ -474,18 +480,25 @@ class Gather:
     limit: int  # the gathered dimension's size
     message: str
     check: bool  # False when the indices are constant and were checked at prepare
-    # batch_dims > 0: params as (rows, inner) and indices as (batch, 1, k); row = base + index
+    # batch_dims > 0: params as (rows, inner) and indices as (batch, 1, k); row = base + index,
+    # in scratch outs[1] (batch, outer, k)
     base: np.ndarray | None = None
     rows_shape: tuple[int, ...] = ()
     out_shape: tuple[int, ...] = ()
 
 
-def prepare_gather(ctx: NodeContext) -> NodePlan:
+def _params_and_indices(ctx: NodeContext) -> tuple[tuple[int, ...], TensorInfo]:
+    """GATHER's and GATHER_ND's params shape and int32 / int64 indices."""
     ctx.expect_inputs(2)
     params, indices = ctx.input(0), ctx.input(1)
     if indices.dtype not in _INDEX_DTYPES:
         raise ctx.fail(f"indices must be int32 or int64, got {indices.dtype}")
-    p, q = params.shape, indices.shape
+    return params.shape, indices
+
+
+def prepare_gather(ctx: NodeContext) -> NodePlan:
+    p, indices = _params_and_indices(ctx)
+    q = indices.shape
     axis = _axis(ctx, ctx.option("axis", 0), len(p))
     batch_dims = ctx.option("batch_dims", 0)
     if batch_dims < 0:
@@ -509,7 +522,8 @@ def prepare_gather(ctx: NodeContext) -> NodePlan:
     inner = int(np.prod(p[axis + 1 :]))
     base = (np.arange(batch * outer, dtype=np.int64) * p[axis]).reshape(batch, outer, 1)
     data = Gather(axis, p[axis], message, check, base, (-1, inner), (batch, outer, -1, inner))
-    return NodePlan((shape,), data=data)
+    rows = (batch, outer, int(np.prod(q)) // batch)
+    return NodePlan((shape,), data=data, scratch=((rows, np.dtype(np.int64)),))
 
 
 @register("GATHER", prepare=prepare_gather)
@@ -520,7 +534,8 @@ def gather(g: Gather, ins, outs):
     if g.base is None:
         np.take(params, indices, axis=g.axis, out=outs[0], mode="clip")
     else:
-        rows = g.base + indices.reshape(g.base.shape[0], 1, -1)
+        rows = outs[1]
+        np.add(g.base, indices.reshape(g.base.shape[0], 1, -1), out=rows)
         np.take(
             params.reshape(g.rows_shape),
             rows,
@@ -532,6 +547,8 @@ def gather(g: Gather, ins, outs):
 
 @dataclass(frozen=True, slots=True)
 class GatherNd:
+    """Scratch outs[1]: the params row of each index vector."""
+
     limits: np.ndarray  # the indexed dimensions' sizes
     strides: np.ndarray  # rows per step of each indexed dimension
     rows: tuple[int, int]  # params and output as [rows, elements per row]
@@ -540,11 +557,8 @@ class GatherNd:
 
 
 def prepare_gather_nd(ctx: NodeContext) -> NodePlan:
-    ctx.expect_inputs(2)
-    params, indices = ctx.input(0), ctx.input(1)
-    if indices.dtype not in _INDEX_DTYPES:
-        raise ctx.fail(f"indices must be int32 or int64, got {indices.dtype}")
-    p, q = params.shape, indices.shape
+    p, indices = _params_and_indices(ctx)
+    q = indices.shape
     if not q or not p or q[-1] > len(p):
         raise ctx.fail(f"indices {list(q)} cannot index params {list(p)}")
     depth = q[-1]
@@ -559,7 +573,8 @@ def prepare_gather_nd(ctx: NodeContext) -> NodePlan:
         except KernelError:
             raise ctx.fail(f"an index is out of range for params {list(p)}") from None
     data = GatherNd(limits, strides, (-1, inner), message, check)
-    return NodePlan((q[:-1] + p[depth:],), data=data)
+    scratch = ((q[:-1], np.dtype(np.int64)),)
+    return NodePlan((q[:-1] + p[depth:],), data=data, scratch=scratch)
 
 
 @register("GATHER_ND", prepare=prepare_gather_nd)
@@ -567,7 +582,8 @@ def gather_nd(g: GatherNd, ins, outs):
     params, indices = ins
     if g.check:
         _check_indices(indices, g.limits, g.message)
-    rows = indices @ g.strides if g.strides.size else np.zeros(indices.shape[:-1], np.int64)
+    rows = outs[1]
+    np.matmul(indices, g.strides, out=rows)
     out = outs[0].reshape(g.rows)
     np.take(params.reshape(g.rows), rows.reshape(-1), axis=0, out=out, mode="clip")
 
@@ -734,8 +750,9 @@ register("SELECT_V2", prepare=_prepare_select(2))(select)
 
 @dataclass(frozen=True, slots=True)
 class SpaceBatch:
-    pad: tuple  # the unpadded (uncropped) part of the space-side tensor
-    buffer: np.ndarray | None  # the padded (uncropped) space-side tensor; None: no padding
+    """The padded (uncropped) space-side tensor is scratch, outs[1], when there is padding."""
+
+    space: Bordered | None  # the space-side tensor inside its padding; None: no padding
     space_view: tuple[int, ...]  # that tensor as [n, s0 / b0, b0, s1 / b1, b1, ..., rest]
     batch_view: tuple[int, ...]  # the batch side as [b0, b1, ..., n, s0 / b0, ..., rest]
     perm: tuple[int, ...]  # space_view axes in batch_view order
@@ -768,10 +785,10 @@ def _space_batch(ctx: NodeContext, space: tuple[int, ...], block, pads) -> Space
     # space_view axes: 0 = n, 1 + 2k = s_k / b_k, 2 + 2k = b_k, then the rest.
     perm = (*(2 + 2 * k for k in range(m)), 0, *(1 + 2 * k for k in range(m)))
     perm += tuple(range(1 + 2 * m, 1 + 2 * m + len(rest)))
-    index = (slice(None), *(slice(lo, s - hi) for s, (lo, hi) in zip(spatial, pads, strict=True)))
+    inner = (n, *(s - lo - hi for s, (lo, hi) in zip(spatial, pads, strict=True)), *rest)
     padded = any(lo or hi for lo, hi in pads)
-    buffer = np.zeros(space, ctx.input(0).dtype) if padded else None
-    return SpaceBatch(index, buffer, space_view, batch_view, perm)
+    border = bordered(inner, ((0, 0), *pads, *((0, 0),) * len(rest)), 0) if padded else None
+    return SpaceBatch(border, space_view, batch_view, perm)
 
 
 def prepare_space_to_batch(ctx: NodeContext) -> NodePlan:
@@ -783,15 +800,16 @@ def prepare_space_to_batch(ctx: NodeContext) -> NodePlan:
             raise ctx.fail(f"padded dimension {k + 1} ({padded[k + 1]}) is not a multiple of {b}")
     plan = _space_batch(ctx, tuple(padded), block, pads)
     out = (shape[0] * int(np.prod(block)), *plan.batch_view[len(block) + 1 :])
-    return NodePlan((out,), data=plan)
+    return NodePlan((out,), data=plan, scratch=_space_scratch(ctx, plan))
+
+
+def _space_scratch(ctx: NodeContext, plan: SpaceBatch) -> tuple:
+    return () if plan.space is None else ((plan.space.shape, ctx.input(0).dtype),)
 
 
 @register("SPACE_TO_BATCH_ND", prepare=prepare_space_to_batch)
 def space_to_batch(s: SpaceBatch, ins, outs):
-    space = ins[0]
-    if s.buffer is not None:
-        s.buffer[s.pad] = space
-        space = s.buffer
+    space = ins[0] if s.space is None else s.space.load(outs[1], ins[0])
     outs[0].reshape(s.batch_view)[...] = space.reshape(s.space_view).transpose(s.perm)
 
 
@@ -807,12 +825,14 @@ def prepare_batch_to_space(ctx: NodeContext) -> NodePlan:
     full = (shape[0] // size, *spatial, *shape[m + 1 :])
     plan = _space_batch(ctx, full, block, crops)
     cropped = (s - lo - hi for s, (lo, hi) in zip(spatial, crops, strict=True))
-    return NodePlan(((full[0], *cropped, *shape[m + 1 :]),), data=plan)
+    out = (full[0], *cropped, *shape[m + 1 :])
+    return NodePlan((out,), data=plan, scratch=_space_scratch(ctx, plan))
 
 
 @register("BATCH_TO_SPACE_ND", prepare=prepare_batch_to_space)
 def batch_to_space(s: SpaceBatch, ins, outs):
-    space = outs[0] if s.buffer is None else s.buffer
+    # The batch side fills the whole uncropped space: the border needs no zeros.
+    space = outs[0] if s.space is None else outs[1]
     space.reshape(s.space_view).transpose(s.perm)[...] = ins[0].reshape(s.batch_view)
-    if s.buffer is not None:
-        np.copyto(outs[0], s.buffer[s.pad])
+    if s.space is not None:
+        np.copyto(outs[0], outs[1][s.space.interior])

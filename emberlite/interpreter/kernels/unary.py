@@ -2,50 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 
-from emberlite.interpreter.kernels.arithmetic import F32, I32, I64, check_output, input_dtype
+from emberlite.interpreter.kernels.common import (
+    F32,
+    FLOAT,
+    I32,
+    I64,
+    prepare_float,
+    prepare_unary,
+    ufunc_eval,
+)
 from emberlite.interpreter.registry import NodeContext, NodePlan, register
 
-
-def _prepare(allowed: Collection[np.dtype]):
-    def prepare(ctx: NodeContext) -> NodePlan:
-        ctx.expect_inputs(1)
-        check_output(ctx, input_dtype(ctx, allowed))
-        return NodePlan((ctx.input(0).shape,))
-
-    return prepare
-
-
-def _unary(ufunc: np.ufunc):
-    def run(data, ins, outs):
-        ufunc(ins[0], out=outs[0])
-
-    return run
-
-
-_FLOAT = (F32,)
 for _name, _ufunc, _allowed in [
-    ("EXP", np.exp, _FLOAT),
-    ("LOG", np.log, _FLOAT),
-    ("SQRT", np.sqrt, _FLOAT),
-    ("SQUARE", np.square, _FLOAT),
-    ("SIN", np.sin, _FLOAT),
-    ("COS", np.cos, _FLOAT),
-    ("FLOOR", np.floor, _FLOAT),
-    ("CEIL", np.ceil, _FLOAT),
-    ("ROUND", np.rint, _FLOAT),  # half to even, as TFLite rounds
+    ("EXP", np.exp, FLOAT),
+    ("LOG", np.log, FLOAT),
+    ("SQRT", np.sqrt, FLOAT),
+    ("SQUARE", np.square, FLOAT),
+    ("SIN", np.sin, FLOAT),
+    ("COS", np.cos, FLOAT),
+    ("FLOOR", np.floor, FLOAT),
+    ("CEIL", np.ceil, FLOAT),
+    ("ROUND", np.rint, FLOAT),  # half to even, as TFLite rounds
     ("ABS", np.abs, (F32, I32)),
     ("NEG", np.negative, (F32, I32, I64)),
     ("SIGN", np.sign, (F32, I32)),
 ]:
-    register(_name, prepare=_prepare(_allowed))(_unary(_ufunc))
+    register(_name, prepare=prepare_unary(_allowed))(ufunc_eval(_ufunc))
 
 
-@register("RSQRT", prepare=_prepare(_FLOAT))
+@register("RSQRT", prepare=prepare_float)
 def rsqrt(data, ins, outs):
     np.sqrt(ins[0], out=outs[0])
     np.divide(1.0, outs[0], out=outs[0])
@@ -56,13 +45,13 @@ def rsqrt(data, ins, outs):
 
 @dataclass(frozen=True, slots=True)
 class Saturation:
-    """Float -> integer: TFLite truncates toward zero and saturates; NaN becomes the maximum."""
+    """Float -> integer: TFLite truncates toward zero and saturates; NaN becomes the maximum.
+    Scratch outs[1]: a bool mask of the values to saturate."""
 
     above: np.floating  # the type's maximum + 1: inputs >= this (or NaN) become `high`
     below: np.floating  # the type's minimum: inputs < this become `low`
     high: np.integer
     low: np.integer
-    mask: np.ndarray
 
 
 def prepare_cast(ctx: NodeContext) -> NodePlan:
@@ -77,10 +66,8 @@ def prepare_cast(ctx: NodeContext) -> NodePlan:
         info = np.iinfo(dst)
         # Both bounds are powers of two (or 0), exact in every float type.
         above, below = np.float64(int(info.max) + 1), np.float64(int(info.min))
-        mask = np.empty(shape, np.bool_)
-        return NodePlan(
-            (shape,), Saturation(above, below, dst.type(info.max), dst.type(info.min), mask)
-        )
+        data = Saturation(above, below, dst.type(info.max), dst.type(info.min))
+        return NodePlan((shape,), data, scratch=((shape, np.dtype(np.bool_)),))
     return NodePlan((shape,), None)
 
 
@@ -93,8 +80,9 @@ def cast(s: Saturation | None, ins, outs):
         return
     with np.errstate(invalid="ignore"):  # out-of-range values are garbage until fixed below
         np.copyto(out, x, casting="unsafe")
-    np.less(x, s.above, out=s.mask)
-    np.logical_not(s.mask, out=s.mask)
-    np.copyto(out, s.high, where=s.mask)
-    np.less(x, s.below, out=s.mask)
-    np.copyto(out, s.low, where=s.mask)
+    mask = outs[1]
+    np.less(x, s.above, out=mask)
+    np.logical_not(mask, out=mask)
+    np.copyto(out, s.high, where=mask)
+    np.less(x, s.below, out=mask)
+    np.copyto(out, s.low, where=mask)
