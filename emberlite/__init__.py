@@ -1,6 +1,20 @@
 """emberlite: train on the desktop, convert to TFLite FlatBuffers, run on the edge."""
 
+from contextlib import AbstractContextManager
+from typing import Any
+
 from emberlite.errors import EmberliteError
 
 __version__ = "0.1.0"
-__all__ = ["EmberliteError", "__version__"]
+__all__ = ["EmberliteError", "__version__", "device"]
+
+
+def device(spec: str) -> AbstractContextManager[Any]:
+    """`with emberlite.device("gpu:0"):` places new tensors and ops on that device.
+
+    The same as `emberlite.trainer.device`; a GPU that is not there falls back to the CPU
+    with one warning.
+    """
+    from emberlite.trainer.device import device as placement
+
+    return placement(spec)

@@ -74,4 +74,6 @@ from emberlite.trainer.ops.math_ops import (
 )
 from emberlite.trainer.tensor import Tensor, Variable, constant, convert_to_tensor
 
+from emberlite.trainer import nn  # isort: skip  (tf.nn: conv2d, max_pool2d, softmax, ...)
+
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -182,6 +182,10 @@ class GradientTape:
                 ]
                 for x, g in zip(entry.inputs, entry.prim.gradient(entry, *upstream), strict=True):
                     if g is not None:
+                        if g.dtype != x.dtype and x.dtype.kind == "f":
+                            # NOTE: a mixed-dtype op (float32 * float64 -> float64) sends the
+                            # wider gradient back; each input gets it in its own dtype.
+                            g = math_ops.cast(g, x.dtype)
                         _accumulate(grads, id(x), g)
         finally:
             self._recording = was_recording

@@ -57,12 +57,14 @@ class GpuBackend:
     def to_device(self, array: np.ndarray) -> Any:
         from numba import cuda
 
-        return cuda.to_device(np.ascontiguousarray(array))
+        # NOTE: np.require, not np.ascontiguousarray, which makes 0-d arrays 1-d.
+        return cuda.to_device(np.require(array, requirements="C"))
 
     def to_host(self, array: Any) -> np.ndarray:
         return array.copy_to_host() if hasattr(array, "copy_to_host") else np.asarray(array)
 
     def kernel(self, op: str) -> Callable | None:
+        from emberlite.trainer.kernels import cuda  # noqa: F401 - registers the GPU kernels
         from emberlite.trainer.ops.registry import PRIMITIVES
 
         return PRIMITIVES[op].gpu

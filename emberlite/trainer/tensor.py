@@ -63,8 +63,14 @@ class Tensor:
         return array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        array = self._device.backend.to_host(self._data)
-        return array if dtype is None else array.astype(dtype)
+        # NOTE: the read-only view of numpy(), so np.asarray(t)[...] = v cannot change the
+        # tensor; np.array(t) asks for a copy (copy=True) and gets a writable one.
+        array = self.numpy()
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            if copy is False:
+                raise ValueError(f"converting a {array.dtype} tensor to {dtype} needs a copy")
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def __len__(self) -> int:
         if not self.shape:
@@ -177,7 +183,9 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
-        return _ops().transpose(self)
+        from emberlite.trainer.ops.array_ops import transpose
+
+        return transpose(self)
 
 
 class Variable(Tensor):
@@ -234,9 +242,9 @@ def _ops() -> Any:
 def _host_array(value: Any, dtype: Any) -> np.ndarray:
     if dtype is None:
         array = np.asarray(value)
-        if array.dtype == np.float64 and not isinstance(value, np.ndarray):
+        if array.dtype == np.float64 and not isinstance(value, np.ndarray | np.generic):
             array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, as in TF
-        elif array.dtype == np.int64 and not isinstance(value, np.ndarray):
+        elif array.dtype == np.int64 and not isinstance(value, np.ndarray | np.generic):
             array = array.astype(DEFAULT_INT)
         elif array.dtype.kind not in "biufc":
             raise EmberliteError(f"cannot make a tensor of {type(value).__name__} ({array.dtype})")
@@ -247,14 +255,18 @@ def _host_array(value: Any, dtype: Any) -> np.ndarray:
 def constant(value: Any, dtype: Any = None, shape: Any = None) -> Tensor:
     """A tensor of `value` (Python numbers, nested lists, NumPy arrays, tensors).
 
-    Python floats become float32 and Python ints int32, as in TensorFlow; NumPy arrays keep
-    their dtype.  Placed on the device of the enclosing `device(...)` block, else the CPU.
+    Python floats become float32 and Python ints int32, as in TensorFlow; NumPy arrays and
+    scalars keep their dtype (arrays are copied: changing one later leaves the tensor).
+    Placed on the device of the enclosing `device(...)` block, else the CPU.
     """
-    if isinstance(value, Tensor):
+    immutable = isinstance(value, Tensor)
+    if immutable:
         value = value.numpy()
     array = _host_array(value, dtype)
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()
+    elif not immutable and isinstance(value, np.ndarray) and np.may_share_memory(array, value):
+        array = array.copy()  # NOTE: the caller may change its array later; we must not
     placed = current_device() or CPU
     return Tensor(placed.backend.to_device(array), placed)
 

@@ -7,8 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from emberlite.trainer.ops.registry import OpError, primitive
-from emberlite.trainer.tensor import Tensor, convert_to_tensor
+from emberlite.trainer.ops.registry import OpError, _read, primitive
+from emberlite.trainer.tensor import Tensor, Variable, convert_to_tensor
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> int:
+    """`axis` in [0, ndim), negative counting from the end; OpError when out of range."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise OpError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+    return a % ndim
+
+
+def identity(x: Any) -> Tensor:
+    """The same value as a tensor; a Variable is read (so a later assign does not change it)."""
+    return _read(x) if isinstance(x, Variable) else convert_to_tensor(x)
 
 
 @primitive("reshape")
@@ -24,19 +37,19 @@ def _(op, g):
 def reshape(x: Any, shape: Any) -> Tensor:
     x = convert_to_tensor(x)
     shape = tuple(int(d) for d in np.asarray(shape).reshape(-1))
-    return x if shape == x.shape else _reshape(x, shape=shape)
+    return identity(x) if shape == x.shape else _reshape(x, shape=shape)
 
 
 def expand_dims(x: Any, axis: int) -> Tensor:
     x = convert_to_tensor(x)
-    axis = axis % (x.ndim + 1)
+    axis = normalize_axis(axis, x.ndim + 1, "expand_dims")
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     x = convert_to_tensor(x)
     axes = (
-        {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        {normalize_axis(a, x.ndim, "squeeze") for a in ((axis,) if np.ndim(axis) == 0 else axis)}
         if axis is not None
         else None
     )
@@ -59,8 +72,11 @@ def _(op, g):
 
 def transpose(x: Any, perm: Any = None) -> Tensor:
     x = convert_to_tensor(x)
-    perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) % x.ndim for p in perm)
-    return x if perm == tuple(range(x.ndim)) else _transpose(x, perm=perm)
+    if perm is None:
+        perm = tuple(range(x.ndim))[::-1]
+    else:
+        perm = tuple(normalize_axis(p, x.ndim, "transpose") for p in perm)
+    return identity(x) if perm == tuple(range(x.ndim)) else _transpose(x, perm=perm)
 
 
 def swap_last(x: Tensor) -> Tensor:
@@ -85,7 +101,7 @@ def _(op, g):
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     x = convert_to_tensor(x)
     shape = tuple(int(d) for d in shape)
-    return x if x.shape == shape else _broadcast_to(x, shape=shape)
+    return identity(x) if x.shape == shape else _broadcast_to(x, shape=shape)
 
 
 @primitive("concat")
@@ -106,7 +122,7 @@ def concat(values: Any, axis: int) -> Tensor:
     ranks = {t.ndim for t in tensors}
     if len(ranks) != 1:
         raise OpError(f"concat: ranks differ: {[list(t.shape) for t in tensors]}")
-    return _concat(*tensors, axis=axis % tensors[0].ndim)
+    return _concat(*tensors, axis=normalize_axis(axis, tensors[0].ndim, "concat"))
 
 
 def stack(values: Any, axis: int = 0) -> Tensor:
@@ -132,7 +148,7 @@ def _(op, *gs):
 def split(x: Any, num_or_size_splits: Any, axis: int = 0) -> list[Tensor]:
     """Split into equal parts (an int) or parts of the given sizes, as tf.split does."""
     x = convert_to_tensor(x)
-    axis %= x.ndim
+    axis = normalize_axis(axis, x.ndim, "split")
     if np.ndim(num_or_size_splits) == 0:
         n = int(num_or_size_splits)
         if n < 1 or x.shape[axis] % n:
@@ -147,7 +163,7 @@ def split(x: Any, num_or_size_splits: Any, axis: int = 0) -> list[Tensor]:
                 f"split: sizes {list(sizes)} do not add up to {x.shape[axis]} "
                 f"(shape {list(x.shape)})"
             )
-    return list(_split(x, sizes=sizes, axis=axis)) if len(sizes) > 1 else [x]
+    return list(_split(x, sizes=sizes, axis=axis)) if len(sizes) > 1 else [identity(x)]
 
 
 # -- indexing -----------------------------------------------------------------------------------
@@ -192,7 +208,7 @@ def getitem(x: Any, index: Any) -> Tensor:
 def gather(params: Any, indices: Any, axis: int = 0) -> Tensor:
     """tf.gather: slices of params along axis at the given indices."""
     params = convert_to_tensor(params)
-    axis %= params.ndim
+    axis = normalize_axis(axis, params.ndim, "gather")
     idx = np.asarray(_static_index(indices))
     if idx.size and (idx.min() < -params.shape[axis] or idx.max() >= params.shape[axis]):
         raise OpError(

@@ -36,10 +36,19 @@ def ones_like(x: Any) -> Tensor:
 def _binary_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Tensors for a binary op: a Python number takes the dtype of the tensor beside it."""
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
-        return a, constant_like(b, a)
+        return a, _scalar_like(b, a)
     if isinstance(b, Tensor) and not isinstance(a, Tensor) and np.ndim(a) == 0:
-        return constant_like(a, b), b
+        return _scalar_like(a, b), b
     return convert_to_tensor(a), convert_to_tensor(b)
+
+
+def _scalar_like(value: Any, like: Tensor) -> Tensor:
+    # NOTE: as TensorFlow does, refuse what the dtype cannot hold instead of truncating
+    # (int32 tensor * 2.5 would silently become * 2).
+    kind = np.asarray(value).dtype.kind
+    if (kind == "f" and like.dtype.kind not in "fc") or (kind == "c" and like.dtype.kind != "c"):
+        raise TypeError(f"cannot convert {value!r} to a tensor of {like.dtype.name}")
+    return constant_like(value, like)
 
 
 def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -268,11 +277,13 @@ def log1p(x: Any) -> Tensor:
 # -- reductions -------------------------------------------------------------------------------
 
 
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+def _axes(axis: Any, ndim: int, op: str = "reduce") -> tuple[int, ...]:
+    from emberlite.trainer.ops.array_ops import normalize_axis
+
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    return tuple(sorted({int(a) % ndim if ndim else 0 for a in axes}))
+    return tuple(sorted({normalize_axis(a, ndim, op) for a in axes}))
 
 
 @primitive("reduce_sum")
@@ -307,16 +318,22 @@ def _(op, g):
 
 def reduce_sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = convert_to_tensor(x)
-    return _reduce_sum(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+    return _reduce_sum(x, axis=_axes(axis, x.ndim, "reduce_sum"), keepdims=keepdims)
 
 
 def reduce_max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = convert_to_tensor(x)
-    return _reduce_max(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+    return _reduce_max(x, axis=_axes(axis, x.ndim, "reduce_max"), keepdims=keepdims)
 
 
 def reduce_min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return negative(reduce_max(negative(x), axis, keepdims))
+    x = convert_to_tensor(x)
+    if x.dtype.kind == "b":
+        return cast(reduce_min(cast(x, np.uint8), axis, keepdims), x.dtype)
+    # NOTE: the max of the mirror image.  -x mirrors floats, but not integers: -INT_MIN
+    # overflows and -x of unsigned wraps, so for them it is ~x (-1 - x, or MAX - x unsigned).
+    flip = negative if x.dtype.kind in "fc" else (lambda v: subtract(~np.zeros((), x.dtype), v))
+    return flip(reduce_max(flip(x), axis, keepdims))
 
 
 def reduce_mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -359,7 +376,11 @@ def argmax(x: Any, axis: int = 0) -> Tensor:
 
 @primitive("matmul")
 def _matmul(a, b):
-    return np.matmul(a, b)
+    from emberlite.trainer.kernels import cpu
+
+    # NOTE: on the CPU kernels' own threads with single-threaded BLAS: OpenBLAS's idle
+    # threads would otherwise spin beside the numba kernels (cpu.matmul says why).
+    return cpu.matmul(a, b)
 
 
 @_matmul.grad
@@ -398,7 +419,11 @@ def _(op, g):
 def cast(x: Any, dtype: Any) -> Tensor:
     x = convert_to_tensor(x)
     dtype = np.dtype(dtype)
-    return x if x.dtype == dtype else _cast(x, dtype=dtype)
+    if x.dtype == dtype:
+        from emberlite.trainer.ops.array_ops import identity
+
+        return identity(x)
+    return _cast(x, dtype=dtype)
 
 
 @primitive("stop_gradient", differentiable=False)
