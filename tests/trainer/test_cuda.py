@@ -463,6 +463,9 @@ def test_without_a_gpu_gpu_placement_falls_back_to_the_cpu_with_one_warning(monk
 # -- the simulator run and the PTX check (default suite) ------------------------------------------
 
 
+SIMULATOR_RACE = "dictionary changed size during iteration"
+
+
 @pytest.fixture(scope="module")
 def simulator_run(tmp_path_factory):
     """This file run under numba's CUDA simulator in a subprocess: (returncode, output, records)."""
@@ -472,7 +475,15 @@ def simulator_run(tmp_path_factory):
     env.pop("EMBERLITE_CUDA_TESTS", None)
     command = [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k"]
     command.append("not test_gpu_checks_under_simulator and not test_kernels_compile_to_ptx")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    for _ in range(2):
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        # NOTE: numba's simulator runs GPU threads as Python threads and now and then trips
+        # over its own globals swapping ("dictionary changed size during iteration", a race
+        # in the simulator, not in our kernels): such a run alone is repeated, once.
+        if done.returncode == 0 or SIMULATOR_RACE not in done.stdout + done.stderr:
+            break
     launched = json.loads(records.read_text()) if records.exists() else []
     return done.returncode, done.stdout + done.stderr, launched
 
