@@ -1,8 +1,6 @@
 """DEQUANTIZE, QUANTIZE and DENSIFY against LiteRT, including a real sparse model's weights."""
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -311,17 +309,12 @@ def test_densify_rejects():
     rejects(sparse_model(m.shape, values, SparsityParameters((0, 1), (), outside)), "outside")
 
 
-CACHE = Path(os.environ.get("EMBERLITE_MODEL_CACHE", ""))
-
-
 @pytest.mark.parametrize(
     "name, count", [("face_detection_full_range_sparse.tflite", 46), ("pose_detection.tflite", 38)]
 )
-def test_densify_real_model(name, count):
+def test_densify_real_model(model_files, name, count):
     """Every DENSIFY of a real sparse model, in emberlite, against LiteRT's intermediate tensors."""
-    path = CACHE / name
-    if not path.is_file():
-        pytest.skip(f"{name} is not in the model cache")
+    path = model_files[name]
     model = read_model(path.read_bytes())
     sg = model.subgraphs[0]
     nodes = [op for op in sg.operators if model.op_name(op) == "DENSIFY"]
