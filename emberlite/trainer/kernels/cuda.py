@@ -239,6 +239,13 @@ def _min(a, b):
 
 # NOTE: not the builtins: numba 0.68's CUDA target fails to compile max(a, b) and min(a, b).
 @cuda.jit(device=True)
+def _unravel_nhwc(i, h, w, c):
+    """(n, y, x, channel) of flat index i into a contiguous [N, h, w, c] array."""
+    rest = i // c
+    return rest // (w * h), (rest // w) % h, rest % w, i % c
+
+
+@cuda.jit(device=True)
 def _imax(a, b):
     return a if a > b else b
 
@@ -903,12 +910,7 @@ def _():
     def conv2d(x, w, out, H, W, C, KH, KW, CO, OH, OW, sh, sw, dh, dw, pt, pl, cg, og, zero):
         # One thread per output element (channel fastest: coalesced filter reads and writes).
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-            o = i % CO
-            rest = i // CO
-            ow = rest % OW
-            rest //= OW
-            oh = rest % OH
-            n = rest // OH
+            n, oh, ow, o = _unravel_nhwc(i, OH, OW, CO)
             c0 = (o // og) * cg
             acc = zero
             for kh in range(KH):
@@ -936,12 +938,7 @@ def _():
     ):
         # One thread per input element: the sum over the outputs that read it.
         for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            iw = rest % W
-            rest //= W
-            ih = rest % H
-            n = rest // H
+            n, ih, iw, c = _unravel_nhwc(i, H, W, C)
             g = c // cg
             ci = c - g * cg
             acc = zero
@@ -1096,12 +1093,7 @@ def _():
     @cuda.jit
     def max_pool2d(x, out, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl, lowest):
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            q = rest % OW
-            rest //= OW
-            p = rest % OH
-            n = rest // OH
+            n, p, q, c = _unravel_nhwc(i, OH, OW, C)
             y0 = p * sh - pt
             u0 = q * sw - pl
             best = lowest
@@ -1122,12 +1114,7 @@ def _():
         # One thread per input element: it collects dy of every window whose first maximum
         # (row-major, first NaN if any) it is.
         for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            u = rest % W
-            rest //= W
-            y = rest % H
-            n = rest // H
+            n, y, u, c = _unravel_nhwc(i, H, W, C)
             acc = zero
             lo = y + pt - KH + 1
             p_lo = 0 if lo <= 0 else (lo + sh - 1) // sh
@@ -1158,12 +1145,7 @@ def _():
     def max_pool2d_grad_grad(x, g, out, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl):
         # One thread per output element: g at its window's first maximum of x.
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            q = rest % OW
-            rest //= OW
-            p = rest % OH
-            n = rest // OH
+            n, p, q, c = _unravel_nhwc(i, OH, OW, C)
             y0 = p * sh - pt
             u0 = q * sw - pl
             best = x[0]
@@ -1184,12 +1166,7 @@ def _():
     @cuda.jit
     def avg_pool2d(x, out, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl, zero):
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            q = rest % OW
-            rest //= OW
-            p = rest % OH
-            n = rest // OH
+            n, p, q, c = _unravel_nhwc(i, OH, OW, C)
             y0 = p * sh - pt
             u0 = q * sw - pl
             ylo, yhi = _imax(y0, 0), _imin(y0 + KH, H)
@@ -1209,12 +1186,7 @@ def _():
     def avg_pool2d_grad(dy, dx, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl, zero):
         # One thread per input element: dy of each window it is in, over the window's count.
         for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-            c = i % C
-            rest = i // C
-            u = rest % W
-            rest //= W
-            y = rest % H
-            n = rest // H
+            n, y, u, c = _unravel_nhwc(i, H, W, C)
             acc = zero
             lo = y + pt - KH + 1
             p_lo = 0 if lo <= 0 else (lo + sh - 1) // sh
