@@ -104,7 +104,7 @@ def parse_device(spec: str | Device) -> Device:
     if not device.backend.available():
         if not _warned_fallback:
             warnings.warn(
-                f"device {spec!r} is not available; placing on the CPU instead", stacklevel=3
+                f"device {spec!r} is not available; placing on the CPU instead", stacklevel=4
             )
             _warned_fallback = True
         return CPU
