@@ -585,18 +585,17 @@ def conv2d_transpose(
 # -- pooling ----------------------------------------------------------------------------------
 
 
-def _max_pool_kernel(x, ksize, strides, pads):
+def _pool_forward(fast, reference, x, ksize, strides, pads):
+    """The numba kernel where it supports x, else the NumPy reference."""
     x = np.ascontiguousarray(x)
     if cpu.supports(x):
-        return cpu.max_pool2d(
-            x, ksize, strides, pads, _out_hw(x.shape, ksize, strides, (1, 1), pads)
-        )
-    return max_pool2d_reference(x, ksize, strides, pads)
+        return fast(x, ksize, strides, pads, _out_hw(x.shape, ksize, strides, (1, 1), pads))
+    return reference(x, ksize, strides, pads)
 
 
 @primitive("max_pool2d")
 def _max_pool2d(x, ksize, strides, pads):
-    return _max_pool_kernel(x, ksize, strides, pads)
+    return _pool_forward(cpu.max_pool2d, max_pool2d_reference, x, ksize, strides, pads)
 
 
 @primitive("max_pool2d_grad")
@@ -635,18 +634,9 @@ def _(op, g):
     return None, _max_pool2d_grad(op.inputs[0], g, **_pool_attrs(op))
 
 
-def _avg_pool_kernel(x, ksize, strides, pads):
-    x = np.ascontiguousarray(x)
-    if cpu.supports(x):
-        return cpu.avg_pool2d(
-            x, ksize, strides, pads, _out_hw(x.shape, ksize, strides, (1, 1), pads)
-        )
-    return avg_pool2d_reference(x, ksize, strides, pads)
-
-
 @primitive("avg_pool2d")
 def _avg_pool2d(x, ksize, strides, pads):
-    return _avg_pool_kernel(x, ksize, strides, pads)
+    return _pool_forward(cpu.avg_pool2d, avg_pool2d_reference, x, ksize, strides, pads)
 
 
 @primitive("avg_pool2d_grad")
