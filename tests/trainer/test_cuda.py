@@ -20,6 +20,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -36,6 +37,35 @@ REAL_GPU = os.environ.get("EMBERLITE_CUDA_TESTS") == "device"
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 RECORD = os.environ.get("EMBERLITE_CUDA_RECORD")
 
+
+def _make_simulator_shared_arrays_thread_safe() -> None:
+    """numba's simulator gives the threads of a block one shared array per source line, but
+    creates it with an unlocked check-then-set: two threads that reach the line together can
+    each get an array of their own, and a block reduction then silently sums the wrong one
+    (seen as a rare wrong conv2d_backprop_filter element).  Lock that creation.  A fix of the
+    simulator, for this test process only; on a real GPU shared memory is one per block."""
+    import threading
+
+    from numba.cuda.simulator import kernelapi
+
+    lock = threading.Lock()
+    unlocked = kernelapi.FakeCUDAShared.array
+
+    def array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, nothing to create
+            return unlocked(self, shape, dtype)
+        if isinstance(dtype, numba.types.Type):
+            dtype = numba.np.numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            if key not in self._allocations:
+                self._allocations[key] = np.empty(shape, dtype)
+            return self._allocations[key]
+
+    kernelapi.FakeCUDAShared.array = array
+
+
 if REAL_GPU or SIMULATED:
     from numba import cuda
 
@@ -47,6 +77,7 @@ if REAL_GPU or SIMULATED:
         # NOTE: the simulator's barriers poll across Python threads; a shorter GIL switch
         # interval makes them several times faster.  Only in this process of its own.
         sys.setswitchinterval(1e-4)
+        _make_simulator_shared_arrays_thread_safe()
 
 # GPU checks: deselected in a process without a (simulated) GPU (tests/trainer/conftest.py);
 # test_gpu_checks_under_simulator runs them in a subprocess with the simulator on.
