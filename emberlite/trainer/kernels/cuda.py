@@ -1088,21 +1088,28 @@ def conv2d_backprop_filter_gpu(x, dy, filter_shape, strides, dilations, pads, gr
 # -- pooling (NHWC; padding never takes part) -----------------------------------------------------
 
 
+@cuda.jit(device=True)
+def _window_first_max(x, n, y0, u0, c, H, W, C, KH, KW):
+    """Flat index in x of the window's first maximum (row-major; the first NaN if any)."""
+    where = -1
+    best = x[0]
+    for y in range(_imax(y0, 0), _imin(y0 + KH, H)):
+        for u in range(_imax(u0, 0), _imin(u0 + KW, W)):
+            k = ((n * H + y) * W + u) * C + c
+            v = x[k]
+            if where < 0 or (best == best and (v > best or v != v)):
+                best = v
+                where = k
+    return where
+
+
 @_builder("max_pool2d")
 def _():
     @cuda.jit
-    def max_pool2d(x, out, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl, lowest):
+    def max_pool2d(x, out, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl):
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
             n, p, q, c = _unravel_nhwc(i, OH, OW, C)
-            y0 = p * sh - pt
-            u0 = q * sw - pl
-            best = lowest
-            for y in range(_imax(y0, 0), _imin(y0 + KH, H)):
-                for u in range(_imax(u0, 0), _imin(u0 + KW, W)):
-                    v = x[((n * H + y) * W + u) * C + c]
-                    if (v > best or v != v) and best == best:  # the first NaN wins
-                        best = v
-            out[i] = best
+            out[i] = x[_window_first_max(x, n, p * sh - pt, q * sw - pl, c, H, W, C, KH, KW)]
 
     return max_pool2d
 
@@ -1123,16 +1130,8 @@ def _():
             for p in range(p_lo, _imin((y + pt) // sh + 1, OH)):
                 y0 = p * sh - pt
                 for q in range(q_lo, _imin((u + pl) // sw + 1, OW)):
-                    u0 = q * sw - pl
-                    best = x[i]
-                    where = -1
-                    for yy in range(_imax(y0, 0), _imin(y0 + KH, H)):
-                        for uu in range(_imax(u0, 0), _imin(u0 + KW, W)):
-                            v = x[((n * H + yy) * W + uu) * C + c]
-                            if where < 0 or (best == best and (v > best or v != v)):
-                                best = v
-                                where = yy * W + uu
-                    if where == y * W + u:
+                    where = _window_first_max(x, n, y0, q * sw - pl, c, H, W, C, KH, KW)
+                    if where == i:
                         acc += dy[((n * OH + p) * OW + q) * C + c]
             dx[i] = acc
 
@@ -1146,17 +1145,7 @@ def _():
         # One thread per output element: g at its window's first maximum of x.
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
             n, p, q, c = _unravel_nhwc(i, OH, OW, C)
-            y0 = p * sh - pt
-            u0 = q * sw - pl
-            best = x[0]
-            where = -1
-            for y in range(_imax(y0, 0), _imin(y0 + KH, H)):
-                for u in range(_imax(u0, 0), _imin(u0 + KW, W)):
-                    v = x[((n * H + y) * W + u) * C + c]
-                    if where < 0 or (best == best and (v > best or v != v)):
-                        best = v
-                        where = ((n * H + y) * W + u) * C + c
-            out[i] = g[where]
+            out[i] = g[_window_first_max(x, n, p * sh - pt, q * sw - pl, c, H, W, C, KH, KW)]
 
     return max_pool2d_grad_grad
 
@@ -1216,8 +1205,7 @@ def max_pool2d_gpu(x, ksize, strides, pads):
     out_shape, args = _pool_args(tuple(x.shape), ksize, strides, pads)
     out = _empty(out_shape, x.dtype)
     if out.size:
-        lowest = _scalar(_lowest(np.dtype(x.dtype)), x.dtype)
-        _run(("max_pool2d",), *_launch(out.size), _flat(x), _flat(out), *args, lowest)
+        _run(("max_pool2d",), *_launch(out.size), _flat(x), _flat(out), *args)
     return out
 
 
