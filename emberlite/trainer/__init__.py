@@ -73,6 +73,9 @@ from emberlite.trainer.ops.math_ops import (
     zeros_like,
 )
 from emberlite.trainer.tensor import Tensor, Variable, constant, convert_to_tensor
+from emberlite.trainer.layers.base import clear_session
+from emberlite.trainer.layers.input_layer import Input
+from emberlite.trainer.models import Model, Sequential
 
 from emberlite.trainer import nn  # isort: skip  (tf.nn: conv2d, max_pool2d, softmax, ...)
 
