@@ -6,7 +6,7 @@ from typing import Any
 from emberlite.errors import EmberliteError
 
 __version__ = "0.1.0"
-__all__ = ["EmberliteError", "__version__", "device"]
+__all__ = ["EmberliteError", "__version__", "device", "function"]
 
 
 def device(spec: str) -> AbstractContextManager[Any]:
@@ -18,3 +18,11 @@ def device(spec: str) -> AbstractContextManager[Any]:
     from emberlite.trainer.device import device as placement
 
     return placement(spec)
+
+
+def function(fn: Any = None, *, input_signature: Any = None) -> Any:
+    """`@emberlite.function`: trace a Python function of tensors into a graph (tf.function);
+    the same as `emberlite.trainer.function`."""
+    from emberlite.trainer.function import function as trace
+
+    return trace(fn, input_signature=input_signature)

@@ -76,6 +76,9 @@ from emberlite.trainer.tensor import Tensor, Variable, constant, convert_to_tens
 from emberlite.trainer.layers.base import clear_session
 from emberlite.trainer.layers.input_layer import Input
 from emberlite.trainer.models import Model, Sequential
+from emberlite.trainer.saving.model_io import load_model as load
+from emberlite.trainer.graph import TensorSpec, TracingError
+from emberlite.trainer.function import function  # isort: skip  (the decorator hides the module)
 
 from emberlite.trainer import nn  # isort: skip  (tf.nn: conv2d, max_pool2d, softmax, ...)
 

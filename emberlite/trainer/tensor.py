@@ -56,6 +56,18 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a copy from the GPU; a read-only view on the CPU)."""
+        return self._value(".numpy()")
+
+    def _value(self, how: str) -> np.ndarray:
+        """The value for Python code; refused while a trace would bake it into a graph."""
+        from emberlite.trainer import graph
+
+        graph.check_readable(self, how)
+        return self._host()
+
+    def _host(self) -> np.ndarray:
+        """The value, unguarded: for emberlite's own code that does not read it in Python
+        (kernels run on the host, captured constants, repr)."""
         array = self._device.backend.to_host(self._data)
         if array is self._data:
             array = array.view()
@@ -65,7 +77,7 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         # NOTE: the read-only view of numpy(), so np.asarray(t)[...] = v cannot change the
         # tensor; np.array(t) asks for a copy (copy=True) and gets a writable one.
-        array = self.numpy()
+        array = self._value("np.asarray()")
         if dtype is not None and np.dtype(dtype) != array.dtype:
             if copy is False:
                 raise ValueError(f"converting a {array.dtype} tensor to {dtype} needs a copy")
@@ -82,22 +94,22 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
-        return bool(self.numpy())
+        return bool(self._value("bool()"))
 
     def __float__(self) -> float:
-        return float(self.numpy())
+        return float(self._value("float()"))
 
     def __int__(self) -> int:
-        return int(self.numpy())
+        return int(self._value("int()"))
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iu":
             raise TypeError(f"only integer tensors can be indices, not {self.dtype}")
-        return int(self.numpy())
+        return int(self._value("using it as an index"))
 
     def __repr__(self) -> str:
         head = f"<Tensor shape={self.shape} dtype={self.dtype.name} device={self.device}"
-        return f"{head}\n{self.numpy()}>"
+        return f"{head}\n{self._host()}>"
 
     __hash__ = object.__hash__  # identity, as in TF: == is element-wise
 
@@ -204,8 +216,11 @@ class Variable(Tensor):
         self.name = name or f"Variable:{self._id}"
 
     def assign(self, value: Any) -> Variable:
+        from emberlite.trainer import graph
+
         new = self._coerce(value)
-        self._data = new._data
+        graph.record_assign(self, new)  # NOTE: a traced function repeats it on every call
+        self._data = to_device(new, self._device)._data
         return self
 
     def assign_add(self, delta: Any) -> Variable:
@@ -216,7 +231,11 @@ class Variable(Tensor):
 
     def read_value(self) -> Tensor:
         """The current value as a plain tensor (later assigns do not change it)."""
-        return Tensor(self._data, self._device)
+        from emberlite.trainer import graph
+
+        value = Tensor(self._data, self._device)
+        graph.record_op("read_variable", (self,), {}, (value,))  # a trace reads it when replayed
+        return value
 
     def _coerce(self, value: Any) -> Tensor:
         new = convert_to_tensor(value, self.dtype)
@@ -225,11 +244,11 @@ class Variable(Tensor):
                 f"cannot assign a value of shape {list(new.shape)} to variable {self.name!r} "
                 f"of shape {list(self.shape)}"
             )
-        return to_device(new, self._device)
+        return new
 
     def __repr__(self) -> str:
         return (
-            f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype.name}\n{self.numpy()}>"
+            f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype.name}\n{self._host()}>"
         )
 
 

@@ -169,52 +169,76 @@ def split(x: Any, num_or_size_splits: Any, axis: int = 0) -> list[Tensor]:
 # -- indexing -----------------------------------------------------------------------------------
 
 
-def _static_index(index: Any) -> Any:
-    """An index with tensors turned into NumPy values (indices are not differentiated)."""
-    if isinstance(index, tuple):
-        return tuple(_static_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.numpy()
-    return index
+def _index(index: tuple, at: tuple[int, ...], arrays: tuple) -> tuple:
+    """`index` with the index arrays (tensor inputs) put in at their positions."""
+    if not at:
+        return index
+    parts = list(index)
+    for position, array in zip(at, arrays, strict=True):
+        parts[position] = array
+    return tuple(parts)
 
 
 @primitive("getitem")
-def _getitem(x, index):
-    return np.asarray(x[index])
+def _getitem(x, *arrays, index, at=()):
+    return np.asarray(x[_index(index, at, arrays)])
 
 
 @_getitem.grad
 def _(op, g):
-    return (_scatter(g, index=op.attrs["index"], shape=op.inputs[0].shape),)
+    x, *arrays = op.inputs
+    return (_scatter(g, *arrays, shape=x.shape, **_index_attrs(op)), *[None] * len(arrays))
 
 
 @primitive("scatter_into_zeros")
-def _scatter(g, index, shape):
+def _scatter(g, *arrays, index, shape, at=()):
     out = np.zeros(shape, g.dtype)
-    np.add.at(out, index, g)  # repeated indices accumulate
+    np.add.at(out, _index(index, at, arrays), g)  # repeated indices accumulate
     return out
 
 
 @_scatter.grad
 def _(op, g):
-    return (_getitem(g, index=op.attrs["index"]),)
+    arrays = op.inputs[1:]
+    return (_getitem(g, *arrays, **_index_attrs(op)), *[None] * len(arrays))
+
+
+def _index_attrs(op: Any) -> dict[str, Any]:
+    return {k: op.attrs[k] for k in ("index", "at") if k in op.attrs}
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """NumPy indexing and slicing (basic and advanced), differentiable in x."""
-    return _getitem(convert_to_tensor(x), index=_static_index(index))
+    """NumPy indexing and slicing (basic and advanced), differentiable in x.
+
+    Tensors in the index are inputs of the op (not values read in Python), so a traced
+    function indexes with each call's values; `at` lists their positions in the index.
+    """
+    x = convert_to_tensor(x)
+    parts = index if isinstance(index, tuple) else (index,)
+    at = tuple(i for i, part in enumerate(parts) if isinstance(part, Tensor))
+    if not at:
+        return _getitem(x, index=index)
+    static = tuple(0 if i in at else part for i, part in enumerate(parts))
+    return _getitem(x, *(parts[i] for i in at), index=static, at=at)
 
 
 def gather(params: Any, indices: Any, axis: int = 0) -> Tensor:
-    """tf.gather: slices of params along axis at the given indices."""
+    """tf.gather: slices of params along axis at the given indices (checked to be in range
+    unless they are traced values, which the kernel checks as it runs)."""
+    from emberlite.trainer import graph
+
     params = convert_to_tensor(params)
     axis = normalize_axis(axis, params.ndim, "gather")
-    idx = np.asarray(_static_index(indices))
-    if idx.size and (idx.min() < -params.shape[axis] or idx.max() >= params.shape[axis]):
-        raise OpError(
-            f"gather: indices out of range [0, {params.shape[axis]}) for shape {list(params.shape)}"
-        )
-    return getitem(params, (slice(None),) * axis + (idx,))
+    if not isinstance(indices, Tensor):
+        indices = np.asarray(indices)
+    if not graph.is_traced(indices):
+        idx = indices._host() if isinstance(indices, Tensor) else indices
+        if idx.size and (idx.min() < -params.shape[axis] or idx.max() >= params.shape[axis]):
+            raise OpError(
+                f"gather: indices out of range [0, {params.shape[axis]}) for shape "
+                f"{list(params.shape)}"
+            )
+    return getitem(params, (slice(None),) * axis + (indices,))
 
 
 @primitive("pad")

@@ -955,10 +955,19 @@ def _sparse_xent(labels, logits):
 @_sparse_xent.grad
 def _(op, g):
     labels, logits = op.inputs
-    one_hot = np.eye(logits.shape[-1], dtype=logits.dtype)[labels.numpy()]
-    return None, _keep_axis(g, logits, logits.ndim - 1) * (
-        softmax(logits) - constant_like(one_hot, logits)
-    )
+    targets = one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    return None, _keep_axis(g, logits, logits.ndim - 1) * (softmax(logits) - targets)
+
+
+@primitive("one_hot", differentiable=False)
+def _one_hot(indices, depth, dtype):
+    return (indices[..., None] == np.arange(depth)).astype(dtype)
+
+
+def one_hot(indices: Any, depth: int, *, dtype: Any = np.float32) -> Tensor:
+    """1 at each index along a new last axis of size `depth`, else 0 (a row of zeros for an
+    index outside [0, depth), as tf.one_hot)."""
+    return _one_hot(convert_to_tensor(indices), depth=int(depth), dtype=np.dtype(dtype))
 
 
 def sparse_softmax_cross_entropy_with_logits(
@@ -1063,6 +1072,22 @@ def bias_add(value: Any, bias: Any, data_format: str | None = None, name: str | 
 _default_rng = np.random.default_rng()
 
 
+@primitive("random_uniform", differentiable=False)
+def _random_uniform(shape, dtype, seed):
+    """Uniform in [0, 1): fresh numbers on each run from the process generator, or the same
+    numbers on each run for a seed."""
+    rng = _default_rng if seed is None else np.random.default_rng(seed)
+    return rng.random(shape, dtype=dtype)
+
+
+def random_uniform(shape: Any, *, dtype: Any = np.float32, seed: int | None = None) -> Tensor:
+    """An op drawing uniform numbers in [0, 1) of `shape` (float32 or float64) when it runs."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise OpError(f"random_uniform: dtype must be float32 or float64, got {dtype.name}")
+    return _random_uniform(shape=tuple(int(d) for d in shape), dtype=dtype, seed=seed)
+
+
 def dropout(
     x: Any,
     rate: float,
@@ -1075,10 +1100,14 @@ def dropout(
 ) -> Tensor:
     """Zero each element with probability `rate` and scale the rest by 1 / (1 - rate).
 
-    The mask comes from `rng`, else a generator seeded with `seed` (the same mask for the
-    same seed), else a process-wide generator.  `training=False` returns x unchanged;
-    `noise_shape` broadcasts one mask over dimensions of size 1, as in TF.
+    The mask comes from a random_uniform op: fresh on every call (and every replay of a traced
+    function), or the same mask on every call for a `seed`.  `rng` draws the mask in Python
+    instead (eagerly only: a trace would keep that one mask).  `training=False` returns x
+    unchanged; `noise_shape` broadcasts one mask over dimensions of size 1, as in TF.
     """
+    from emberlite.trainer import graph
+    from emberlite.trainer.ops.math_ops import cast, greater_equal
+
     x = convert_to_tensor(x)
     rate = float(rate)
     if not 0 <= rate < 1:
@@ -1092,28 +1121,42 @@ def dropout(
         raise OpError(
             f"dropout: noise_shape {list(shape)} does not broadcast to x of shape {_shape(x)}"
         ) from None
-    if rng is None:
-        rng = _default_rng if seed is None else np.random.default_rng(seed)
-    keep = rng.random(shape) >= rate
-    return x * constant_like(keep / (1 - rate), x)
+    if rng is not None:
+        if graph.is_tracing():
+            raise graph.TracingError(
+                "dropout(rng=...) draws its mask in Python, so a traced function would keep "
+                "one mask for every call: pass seed= (or nothing) instead"
+            )
+        keep = rng.random(shape) >= rate
+        return x * constant_like(keep / (1 - rate), x)
+    draw = np.float64 if x.dtype == np.float64 else np.float32
+    keep = cast(greater_equal(random_uniform(shape, dtype=draw, seed=seed), rate), x.dtype)
+    return x * (keep * (1 / (1 - rate)))
 
 
 def embedding_lookup(params: Any, ids: Any, max_norm: float | None = None, name=None) -> Tensor:
     """Rows of `params` at `ids` (tf.nn.embedding_lookup); a list of tables is one table
-    sharded by id modulo its length ("mod" partitioning, as TF2)."""
-    ids = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids)
+    sharded by id modulo its length ("mod" partitioning, as TF2).  Tensor ids are an input of
+    the gather (checked to be in range unless traced), so traced functions look up each call's
+    ids."""
+    from emberlite.trainer import graph
+    from emberlite.trainer.ops.array_ops import concat
+
+    if not isinstance(ids, Tensor):
+        ids = np.asarray(ids)
     if ids.dtype.kind not in "iu":
         raise OpError(f"embedding_lookup: ids must be integers, got {ids.dtype}")
     if isinstance(params, list | tuple):
-        from emberlite.trainer.ops.array_ops import concat
-
         shards = [convert_to_tensor(p) for p in params]
-        n = len(shards)
-        total = sum(s.shape[0] for s in shards)
-        if ids.size and (ids.min() < 0 or ids.max() >= total):
-            raise OpError(f"embedding_lookup: ids out of range [0, {total})")
-        starts = np.cumsum([0] + [s.shape[0] for s in shards])[:-1]
-        table, ids = concat(shards, 0), starts[ids % n] + ids // n
+        n, sizes = len(shards), [s.shape[0] for s in shards]
+        if not graph.is_traced(ids):
+            values = ids._host() if isinstance(ids, Tensor) else ids
+            if values.size and (values.min() < 0 or values.max() >= sum(sizes)):
+                raise OpError(f"embedding_lookup: ids out of range [0, {sum(sizes)})")
+        # id -> its row in the shards joined: the shard's start + id // n
+        rows = np.arange(sum(sizes))
+        table_rows = np.cumsum([0] + sizes)[:-1][rows % n] + rows // n
+        table, ids = concat(shards, 0), gather(table_rows, ids)
     else:
         table = convert_to_tensor(params)
     rows = gather(table, ids, axis=0)

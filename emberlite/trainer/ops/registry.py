@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from emberlite.errors import EmberliteError
-from emberlite.trainer import autodiff
+from emberlite.trainer import autodiff, graph, mixed_precision
 from emberlite.trainer.device import CPU, current_device
 from emberlite.trainer.tensor import Tensor, Variable, convert_to_tensor, to_device
 
@@ -76,13 +76,17 @@ def primitive(
 
 
 def apply(prim: Primitive, inputs: Sequence[Any], attrs: dict[str, Any]) -> Any:
-    """Run `prim` eagerly on the placement device and record it on the active tapes."""
-    tensors = [_read(x) if isinstance(x, Variable) else convert_to_tensor(x) for x in inputs]
+    """Run `prim` eagerly on the placement device and record it on the active tapes (and
+    tracers: a Variable input stays a variable there, read when the graph runs)."""
+    autocast = mixed_precision.autocast_dtype()
+    if autocast is not None and prim.name != "cast":  # in a mixed-precision layer's call
+        inputs = [_autocast(x, autocast) for x in inputs]
+    tensors = [_snapshot(x) if isinstance(x, Variable) else convert_to_tensor(x) for x in inputs]
     device = current_device() or next((t._device for t in tensors if t._device != CPU), CPU)
     kernel = device.backend.kernel(prim.name)
     on_host = kernel is None  # NOTE: no kernel on this device: run on the host (slow, rare)
     if on_host:
-        kernel, arrays = prim.cpu, [t.numpy() for t in tensors]
+        kernel, arrays = prim.cpu, [t._host() for t in tensors]
     else:
         arrays = [to_device(t, device)._data for t in tensors]
     try:
@@ -96,6 +100,11 @@ def apply(prim: Primitive, inputs: Sequence[Any], attrs: dict[str, Any]) -> Any:
     outputs = tuple(Tensor(_as_array(r), device) for r in results)
     if prim.differentiable:
         autodiff.record(prim, tensors, outputs, attrs)
+    if graph.is_tracing():
+        variables = [isinstance(x, Variable) for x in inputs]
+        traced = [x if v else t for x, t, v in zip(inputs, tensors, variables, strict=True)]
+        reads = [t if v else None for t, v in zip(tensors, variables, strict=True)]
+        graph.record_op(prim.name, traced, attrs, outputs, reads)
     return outputs if prim.multiple_outputs else outputs[0]
 
 
@@ -114,10 +123,26 @@ def _(op, g):
     return (g,)
 
 
+def _autocast(x: Any, dtype: np.dtype) -> Any:
+    """A trainable float32 variable read as `dtype` (a recorded cast, so its gradient comes
+    back in float32); anything else as it is.  Non-trainable ones (moving statistics,
+    counters) stay float32, as Keras creates them with autocast=False."""
+    if isinstance(x, Variable) and x.trainable and x.dtype == np.float32:
+        return PRIMITIVES["cast"](x, dtype=dtype)
+    return x
+
+
 def _read(variable: Variable) -> Tensor:
     """A variable's current value, as a recorded op: later assigns do not change it, and a
     tape that watches the variable sees everything computed from this read (TF's
-    ReadVariableOp)."""
+    ReadVariableOp).  A trace records it as a read_variable node."""
+    out = _snapshot(variable)
+    graph.record_op(_read_variable.name, (variable,), {}, (out,))
+    return out
+
+
+def _snapshot(variable: Variable) -> Tensor:
+    """_read for apply's inputs, which tracers record as the variable itself."""
     out = Tensor(variable._data, variable._device)
     autodiff.record(_read_variable, (variable,), (out,), {})
     return out
