@@ -14,6 +14,10 @@ The names follow TensorFlow 2, so TF2 code reads the same:
 
 from emberlite.trainer.autodiff import GradientTape, UnconnectedGradients
 from emberlite.trainer.device import device
+from emberlite.trainer.graph import TensorSpec, TracingError
+from emberlite.trainer.layers.base import clear_session
+from emberlite.trainer.layers.input_layer import Input
+from emberlite.trainer.models import Model, Sequential
 from emberlite.trainer.ops.array_ops import (
     broadcast_to,
     concat,
@@ -72,14 +76,27 @@ from emberlite.trainer.ops.math_ops import (
     where,
     zeros_like,
 )
-from emberlite.trainer.tensor import Tensor, Variable, constant, convert_to_tensor
-from emberlite.trainer.layers.base import clear_session
-from emberlite.trainer.layers.input_layer import Input
-from emberlite.trainer.models import Model, Sequential
+from emberlite.trainer.random import set_random_seed
 from emberlite.trainer.saving.model_io import load_model as load
-from emberlite.trainer.graph import TensorSpec, TracingError
-from emberlite.trainer.function import function  # isort: skip  (the decorator hides the module)
+from emberlite.trainer.tensor import Tensor, Variable, constant, convert_to_tensor
 
-from emberlite.trainer import nn  # isort: skip  (tf.nn: conv2d, max_pool2d, softmax, ...)
+# isort: off
+# Keras's submodules (et.layers.Dense, et.optimizers.Adam, ...) and tf.nn's names
+from emberlite.trainer import (
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    mixed_precision,
+    nn,
+    optimizers,
+    regularizers,
+)
+
+# last: the decorator takes the name of its module
+from emberlite.trainer.function import function
+
+# isort: on
 
 __all__ = [name for name in dir() if not name.startswith("_")]

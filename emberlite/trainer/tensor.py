@@ -293,6 +293,12 @@ def constant(value: Any, dtype: Any = None, shape: Any = None) -> Tensor:
 def convert_to_tensor(value: Any, dtype: Any = None) -> Tensor:
     """`value` itself if it is already a tensor (of `dtype`), else `constant(value, dtype)`."""
     if isinstance(value, Tensor):
+        if dtype is None and isinstance(value, Variable):
+            # NOTE: inside a mixed-precision layer's call, composite ops see the variable in
+            # the compute dtype from the start (their dtype checks included)
+            from emberlite.trainer.ops.registry import autocast
+
+            value = autocast(value)
         if dtype is not None and value.dtype != np.dtype(dtype):
             raise EmberliteError(
                 f"expected a tensor of {np.dtype(dtype).name}, got {value.dtype.name}"

@@ -64,6 +64,28 @@ class Model(Trainer, Layer):
             "Model(inputs, outputs) / Sequential)"
         )
 
+    # -- saving ----------------------------------------------------------------------------------
+
+    def save(self, path: Any, **options: Any) -> Any:
+        """Write the model as a bundle directory (atomically): config, signatures with their
+        graphs, weights, optimizer state; options: `signatures`, `include_optimizer`,
+        `labels`, `normalization` (see `emberlite.trainer.saving.model_io.save_model`)."""
+        from emberlite.trainer.saving.model_io import save_model
+
+        return save_model(self, path, **options)
+
+    def save_weights(self, path: Any) -> None:
+        """The weights alone, in one safetensors file."""
+        from emberlite.trainer.saving.model_io import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: Any) -> None:
+        """Weights from `save_weights` or from a bundle, in `weights` order."""
+        from emberlite.trainer.saving.model_io import load_weights
+
+        load_weights(self, path)
+
     # -- summary ---------------------------------------------------------------------------------
 
     def summary(self, print_fn: Callable[[str], Any] | None = None, line_length: int = 79) -> None:

@@ -78,9 +78,8 @@ def primitive(
 def apply(prim: Primitive, inputs: Sequence[Any], attrs: dict[str, Any]) -> Any:
     """Run `prim` eagerly on the placement device and record it on the active tapes (and
     tracers: a Variable input stays a variable there, read when the graph runs)."""
-    autocast = mixed_precision.autocast_dtype()
-    if autocast is not None and prim.name != "cast":  # in a mixed-precision layer's call
-        inputs = [_autocast(x, autocast) for x in inputs]
+    if prim.name != "cast":
+        inputs = [autocast(x) if isinstance(x, Variable) else x for x in inputs]
     tensors = [_snapshot(x) if isinstance(x, Variable) else convert_to_tensor(x) for x in inputs]
     device = current_device() or next((t._device for t in tensors if t._device != CPU), CPU)
     kernel = device.backend.kernel(prim.name)
@@ -123,13 +122,15 @@ def _(op, g):
     return (g,)
 
 
-def _autocast(x: Any, dtype: np.dtype) -> Any:
-    """A trainable float32 variable read as `dtype` (a recorded cast, so its gradient comes
-    back in float32); anything else as it is.  Non-trainable ones (moving statistics,
-    counters) stay float32, as Keras creates them with autocast=False."""
-    if isinstance(x, Variable) and x.trainable and x.dtype == np.float32:
-        return PRIMITIVES["cast"](x, dtype=dtype)
-    return x
+def autocast(variable: Variable) -> Any:
+    """Inside a mixed-precision layer's call, a trainable float32 variable read in the
+    compute dtype (a recorded cast, so its gradient comes back in float32); otherwise the
+    variable itself.  Non-trainable ones (moving statistics, counters) stay float32, as Keras
+    creates them with autocast=False."""
+    dtype = mixed_precision.autocast_dtype()
+    if dtype is None or not variable.trainable or variable.dtype != np.float32:
+        return variable
+    return PRIMITIVES["cast"](variable, dtype=dtype)
 
 
 def _read(variable: Variable) -> Tensor:
