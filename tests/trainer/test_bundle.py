@@ -1,0 +1,187 @@
+"""Bundles: model.save / emberlite.trainer.load, atomic writes, and bad bundles."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emberlite.trainer as et
+from emberlite.errors import EmberliteError
+from emberlite.trainer import layers
+from emberlite.trainer.saving import bundle_files
+from emberlite.trainer.saving.bundle_files import BundleError, read_bundle
+
+
+def small_cnn():
+    inputs = et.Input(shape=(8, 8, 1), name="image")
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.25)(x)
+    outputs = layers.Dense(3, activation="softmax", name="probs")(x)
+    return et.Model(inputs, outputs, name="cnn")
+
+
+def data(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8, 8, 1)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype(np.int32) + (x[:, 0, 0, 0] > 1).astype(np.int32)
+    return x, y
+
+
+def compiled(model):
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_saved_functional_model_predicts_bit_for_bit(tmp_path):
+    model = small_cnn()
+    x, _ = data()
+    model.save(tmp_path / "b", labels=["a", "b", "c"], normalization={"mean": 0.5, "std": 2})
+    loaded = et.load(tmp_path / "b")
+    assert type(loaded) is type(model)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.bundle_labels == ["a", "b", "c"]
+    assert loaded.bundle_normalization == {"mean": [0.5], "std": [2.0]}
+
+
+def test_manifest_holds_signature_graph_variables_and_version(tmp_path):
+    model = small_cnn()
+    model.save(tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert manifest["format_version"] == bundle_files.FORMAT_VERSION
+    serving = manifest["signatures"]["serving_default"]
+    assert serving["inputs"] == [{"name": "image", "shape": [None, 8, 8, 1], "dtype": "float32"}]
+    ops = [node["op"] for node in serving["nodes"]]
+    assert "conv2d" in ops and "max_pool2d" in ops and "softmax" in ops
+    assert not any(node["op"] == "assign" for node in serving["nodes"])
+    # Dropout is not in the inference graph; BatchNormalization reads its moving statistics
+    read = {ref["var"] for node in serving["nodes"] for ref in node["inputs"] if "var" in ref}
+    assert {v.name for v in model.weights} == read
+    assert serving["outputs"] and serving["output_names"] == ["output_0"]
+    assert set(manifest["variables"]) == {v.name for v in model.weights}
+
+
+def test_fit_continues_where_it_stopped(tmp_path):
+    x, y = data(32)
+    et.set_random_seed(1)
+    straight = compiled(small_cnn())
+    initial = straight.get_weights()
+    straight.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+
+    et.set_random_seed(1)
+    first = compiled(small_cnn())
+    first.set_weights(initial)
+    first.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    first.save(tmp_path / "b")
+    resumed = et.load(tmp_path / "b")
+    assert int(resumed.optimizer.iterations) == 8
+    resumed.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    # NOTE: dropout draws from the process generator, so both runs reseed it identically
+    for a, b in zip(resumed.get_weights(), straight.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequential_and_config_less_subclassed_models(tmp_path):
+    x, _ = data(4)
+    seq = et.Sequential([layers.Flatten(input_shape=(8, 8, 1)), layers.Dense(2)])
+    seq.save(tmp_path / "seq")
+    np.testing.assert_array_equal(
+        et.load(tmp_path / "seq").predict(x, verbose=0), seq.predict(x, verbose=0)
+    )
+
+    class Net(et.Model):
+        def __init__(self, width):  # no config: loads as its graph
+            super().__init__()
+            self.flat = layers.Flatten()
+            self.dense = layers.Dense(width)
+
+        def call(self, inputs, training=False):
+            return self.dense(self.flat(inputs))
+
+    net = Net(3)
+    expected = net(x).numpy()
+    net.save(tmp_path / "net")
+    loaded = et.load(tmp_path / "net")
+    assert type(loaded).__name__ == "LoadedModel"
+    np.testing.assert_array_equal(loaded(x).numpy(), expected)
+    with et.GradientTape() as tape:
+        loss = et.reduce_sum(loaded(x))
+    grads = tape.gradient(loss, loaded.trainable_variables)
+    assert all(g is not None for g in grads)
+
+
+def test_weights_file_round_trip(tmp_path):
+    a, b = small_cnn(), small_cnn()
+    a.save_weights(tmp_path / "w.safetensors")
+    b.load_weights(tmp_path / "w.safetensors")
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(BundleError, match="corrupt"):
+        b.load_weights(tmp_path / "bad.safetensors")
+
+
+def test_a_crash_mid_save_leaves_the_previous_bundle(tmp_path, monkeypatch):
+    model = small_cnn()
+    x, _ = data(4)
+    model.save(tmp_path / "b")
+    before = model.predict(x, verbose=0)
+    for v in model.trainable_variables:
+        v.assign(v.numpy() + 1)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bundle_files.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "b")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(et.load(tmp_path / "b").predict(x, verbose=0), before)
+    model.save(tmp_path / "b")  # the next save cleans up the interrupted one's files
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / "b").iterdir())
+    assert names == ["bundle.json", "constants", "variables"]
+
+
+def test_bad_bundles_fail_with_clear_messages(tmp_path):
+    model = small_cnn()
+    path = model.save(tmp_path / "b")
+    manifest_path = Path(path) / "bundle.json"
+    manifest = json.loads(manifest_path.read_text())
+
+    with pytest.raises(BundleError, match="no bundle.json"):
+        et.load(tmp_path)
+    newer = {**manifest, "format_version": "2.0"}
+    manifest_path.write_text(json.dumps(newer))
+    with pytest.raises(BundleError, match="newer than this emberlite reads"):
+        et.load(path)
+    missing = json.loads(json.dumps(manifest))
+    missing["variables"]["cnn_missing/kernel"] = {
+        "shape": [1],
+        "dtype": "float32",
+        "trainable": True,
+    }
+    manifest_path.write_text(json.dumps(missing))
+    with pytest.raises(BundleError, match="'cnn_missing/kernel' is missing"):
+        et.load(path)
+    manifest_path.write_text(json.dumps(manifest))
+    weights = Path(path) / manifest["files"]["variables"]
+    weights.write_bytes(weights.read_bytes()[: os.path.getsize(weights) // 2])
+    with pytest.raises(BundleError, match="corrupt"):
+        et.load(path)
+    manifest_path.write_text("{")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        read_bundle(path)
+
+
+def test_save_refuses_a_foreign_directory_and_unbuilt_models(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(BundleError, match="not empty and is not a bundle"):
+        small_cnn().save(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+    with pytest.raises(EmberliteError, match="before it is built"):
+        et.Sequential([layers.Dense(2)]).save(tmp_path / "x")
