@@ -174,15 +174,37 @@ def time_pair(ours, theirs, images, labels, seconds: float, min_runs: int, block
     return ours_t, theirs_t
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timing_arguments(description: str) -> argparse.Namespace:
+    """The command line both trainer benchmarks take (thread counts, batch, time budget)."""
+    parser = argparse.ArgumentParser(description=description)
     cores = os.cpu_count() or 1
     parser.add_argument("--threads", nargs="*", type=int, default=sorted({1, min(2, cores)}))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0, help="timing budget per count")
     parser.add_argument("--min-runs", type=int, default=6)
     parser.add_argument("--block", type=int, default=3, help="timed steps per turn")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+TIMING_HEADER = (
+    f"{'threads':>7} {'PyTorch ms':>11} {'emberlite ms':>13} {'ratio':>7} {'runs':>5}"
+    f"   {'best: PyTorch':>13} {'emberlite':>9}"
+)
+
+
+def timing_row(threads: int, ours_t: list[float], theirs_t: list[float]) -> str:
+    """One line under TIMING_HEADER: medians, their ratio emberlite / PyTorch, the best."""
+    ours_s, theirs_s = statistics.median(ours_t), statistics.median(theirs_t)
+    return (
+        f"{threads:>7} {theirs_s * 1e3:>11.1f} {ours_s * 1e3:>13.1f} "
+        f"{ours_s / theirs_s:>6.2f}x {len(ours_t):>5}   {min(theirs_t) * 1e3:>13.1f} "
+        f"{min(ours_t) * 1e3:>9.1f}"
+    )
+
+
+def main() -> int:
+    args = timing_arguments(__doc__.splitlines()[0])
+    cores = os.cpu_count() or 1
     if torch is None:
         print(TORCH_HINT, file=sys.stderr)
         return 2
@@ -198,22 +220,14 @@ def main() -> int:
         f"TF 2.0 article CNN, batch {args.batch}, forward + backward; "
         f"torch {torch.__version__}, {cores} CPU cores"
     )
-    print(
-        f"{'threads':>7} {'PyTorch ms':>11} {'emberlite ms':>13} {'ratio':>7} {'runs':>5}"
-        f"   {'best: PyTorch':>13} {'emberlite':>9}"
-    )
+    print(TIMING_HEADER)
     for threads in args.threads:
         with set_threads(threads):
             worst = check_same_step(ours, theirs, images, labels)  # also the warm-up
             ours_t, theirs_t = time_pair(
                 ours, theirs, images, labels, args.seconds, args.min_runs, args.block
             )
-        ours_s, theirs_s = statistics.median(ours_t), statistics.median(theirs_t)
-        print(
-            f"{threads:>7} {theirs_s * 1e3:>11.1f} {ours_s * 1e3:>13.1f} "
-            f"{ours_s / theirs_s:>6.2f}x {len(ours_t):>5}   {min(theirs_t) * 1e3:>13.1f} "
-            f"{min(ours_t) * 1e3:>9.1f}   (gradients agree to {worst:.1e})"
-        )
+        print(f"{timing_row(threads, ours_t, theirs_t)}   (gradients agree to {worst:.1e})")
     return 0
 
 

@@ -17,9 +17,7 @@ passed; the medians and their ratio emberlite / PyTorch are printed.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -29,7 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # see bench_autodiff.py
 
-from bench_autodiff import TORCH_HINT, set_threads, time_pair, torch  # noqa: E402
+from bench_autodiff import (  # noqa: E402
+    TIMING_HEADER,
+    TORCH_HINT,
+    set_threads,
+    time_pair,
+    timing_arguments,
+    timing_row,
+    torch,
+)
 
 import emberlite.trainer as et  # noqa: E402
 from emberlite.trainer import layers  # noqa: E402
@@ -80,14 +86,7 @@ def torch_model(weights: list[np.ndarray]):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cores = os.cpu_count() or 1
-    parser.add_argument("--threads", nargs="*", type=int, default=sorted({1, min(2, cores)}))
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=5.0, help="timing budget per count")
-    parser.add_argument("--min-runs", type=int, default=6)
-    parser.add_argument("--block", type=int, default=3, help="timed steps per turn")
-    args = parser.parse_args()
+    args = timing_arguments(__doc__.splitlines()[0])
     if torch is None:
         print(TORCH_HINT, file=sys.stderr)
         return 2
@@ -120,9 +119,9 @@ def main() -> int:
     ours(images, labels)  # the first step traces the train function: not timed
     print(
         f"TF 2.0 article CNN, batch {args.batch}, train step (forward, backward, Adam); "
-        f"torch {torch.__version__}, {cores} CPU cores; same first loss {ours_loss:.5f}"
+        f"torch {torch.__version__}, {os.cpu_count()} CPU cores; same first loss {ours_loss:.5f}"
     )
-    ratios = []
+    print(TIMING_HEADER)
     for threads in args.threads:
         with set_threads(threads):
             ours_t, theirs_t = time_pair(
@@ -134,13 +133,7 @@ def main() -> int:
                 args.min_runs,
                 args.block,
             )
-        a, b = statistics.median(ours_t), statistics.median(theirs_t)
-        ratios.append(a / b)
-        print(
-            f"{threads} thread(s): emberlite {a * 1e3:7.1f} ms  PyTorch {b * 1e3:7.1f} ms  "
-            f"ratio {a / b:4.2f}x  (best {min(ours_t) * 1e3:.1f} / {min(theirs_t) * 1e3:.1f} ms, "
-            f"{len(ours_t)} / {len(theirs_t)} steps)"
-        )
+        print(timing_row(threads, ours_t, theirs_t))
     return 0
 
 
