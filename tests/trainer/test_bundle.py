@@ -185,3 +185,69 @@ def test_save_refuses_a_foreign_directory_and_unbuilt_models(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     with pytest.raises(EmberliteError, match="before it is built"):
         et.Sequential([layers.Dense(2)]).save(tmp_path / "x")
+
+
+def _mutations():
+    """Damage to bundle.json: a key removed or its value replaced by a value of another kind."""
+    from hypothesis import strategies as st
+
+    junk = st.one_of(
+        st.none(),
+        st.integers(-3, 3),
+        st.text(max_size=6),
+        st.lists(st.integers(-2, 2), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.just("../../outside"),
+    )
+    return st.tuples(st.integers(0, 10_000), st.booleans(), junk)
+
+
+@pytest.fixture(scope="module")
+def saved_bundle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "b"
+    model = compiled(small_cnn())
+    x, y = data(8)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(path, labels=["a", "b", "c"])
+    return path
+
+
+def _paths(node, prefix=()):
+    """Every (path of keys) inside a JSON value."""
+    yield prefix
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        yield from _paths(value, (*prefix, key))
+
+
+def test_fuzzed_manifests_fail_as_bundle_errors(saved_bundle, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+
+    import shutil
+
+    original = json.loads((saved_bundle / "bundle.json").read_text())
+    paths = [p for p in _paths(original) if p]
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_mutations())
+    def damage(mutation):
+        index, delete, value = mutation
+        manifest = json.loads(json.dumps(original))
+        *parents, last = paths[index % len(paths)]
+        holder = manifest
+        for key in parents:
+            holder = holder[key]
+        if delete and isinstance(holder, dict):
+            del holder[last]
+        else:
+            holder[last] = value
+        copy = tmp_path / "copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(saved_bundle, copy)
+        (copy / "bundle.json").write_text(json.dumps(manifest))
+        try:
+            et.load(copy).predict(data(2)[0], verbose=0)
+        except EmberliteError:
+            pass  # a clear error; anything else (KeyError, TypeError, ...) fails the test
+
+    damage()

@@ -184,6 +184,11 @@ def _rebuild_graph(config: dict[str, Any]) -> dict[str, Any]:
             _map_refs(node["inputs"], refs.append)
             if all((r[0], r[1]) in outputs for r in refs):
                 inputs = _map_refs(node["inputs"], tensor)
+                if not refs or not all(isinstance(x, KerasTensor) for x in _flatten(inputs)):
+                    raise LayerError(
+                        f"functional config: the inputs of layer {layer.name!r} must be "
+                        f"[layer, node, tensor] references, got {node['inputs']!r}"
+                    )
                 outputs[(layer.name, index)] = layer(inputs, *node["args"], **node["kwargs"])
             else:
                 waiting.append((layer, index, node))

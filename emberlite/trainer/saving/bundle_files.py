@@ -161,14 +161,62 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
     if not isinstance(manifest, dict):
         raise BundleError(f"bundle {path}: {MANIFEST} must hold a JSON object")
     _check_version(path, manifest.get("format_version"))
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not {"variables", "constants"} <= files.keys():
-        raise BundleError(f"bundle {path}: {MANIFEST} does not name its variables/constants files")
+    _check_manifest(path, manifest)
+    files = manifest["files"]
     variables = _load_tensors(path / files["variables"], "variables")
     constants = _load_tensors(path / files["constants"], "constants")
-    for name, spec in manifest.get("variables", {}).items():
+    for name, spec in manifest["variables"].items():
         _check_tensor(path, "variable", name, spec, variables)
     return Bundle(path, manifest, variables, constants)
+
+
+def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """The structure readers rely on, so a damaged or hostile bundle.json fails here, by
+    name, and never makes a reader open a file outside the bundle."""
+
+    def fail(what: str) -> None:
+        raise BundleError(f"bundle {path}: {MANIFEST}: {what}")
+
+    def kind(key: str, types: Any, optional: bool = False) -> Any:
+        value = manifest.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, types):
+            fail(f"{key!r} is missing or not a {getattr(types, '__name__', types)}")
+        return value
+
+    files = kind("files", dict)
+    for key in ("variables", "constants"):
+        _check_inside(path, files.get(key), f"files.{key}", fail)
+    for name, relative in (kind("assets", dict, optional=True) or {}).items():
+        _check_inside(path, relative, f"assets.{name}", fail)
+    for name, spec in kind("variables", dict).items():
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        valid = (
+            isinstance(shape, list)
+            and all(isinstance(d, int) and d >= 0 for d in shape)
+            and isinstance(spec.get("dtype"), str)
+        )
+        if not valid:
+            fail(f"variable {name!r} needs a 'shape' (sizes) and a 'dtype'")
+    for key in ("weight_order", "optimizer_variables"):
+        names = kind(key, list, optional=key == "optimizer_variables") or []
+        unknown = [n for n in names if not isinstance(n, str) or n not in manifest["variables"]]
+        if unknown:
+            fail(f"{key} names variables it does not declare: {unknown[:5]}")
+    signatures = kind("signatures", dict)
+    if not all(isinstance(g, dict) for g in signatures.values()):
+        fail("every signature must be a JSON object")
+    kind("model", dict, optional=True)
+    kind("compile", dict, optional=True)
+
+
+def _check_inside(path: Path, relative: Any, what: str, fail: Any) -> None:
+    if not isinstance(relative, str) or not relative:
+        fail(f"{what} must name a file")
+    root = path.resolve()
+    if root not in (root / relative).resolve().parents:
+        fail(f"{what} ({relative!r}) points outside the bundle")
 
 
 def _check_version(path: Path, version: Any) -> None:

@@ -208,6 +208,9 @@ def load_model(
             model = deserialize(config, custom_objects, what="model")
         except SerializationError as e:
             raise BundleError(f"bundle {bundle.path}: {e}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            # NOTE: from_config of a damaged config: the boundary says which part is bad
+            raise BundleError(f"bundle {bundle.path}: its model config is damaged: {e!r}") from None
         if not model.built:
             shape = manifest.get("build_input_shape")
             model.build(_tuple_shape(shape))
