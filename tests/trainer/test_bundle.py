@@ -94,16 +94,7 @@ def test_sequential_and_config_less_subclassed_models(tmp_path):
         et.load(tmp_path / "seq").predict(x, verbose=0), seq.predict(x, verbose=0)
     )
 
-    class Net(et.Model):
-        def __init__(self, width):  # no config: loads as its graph
-            super().__init__()
-            self.flat = layers.Flatten()
-            self.dense = layers.Dense(width)
-
-        def call(self, inputs, training=False):
-            return self.dense(self.flat(inputs))
-
-    net = Net(3)
+    net = ConfiglessNet(4)
     expected = net(x).numpy()
     net.save(tmp_path / "net")
     loaded = et.load(tmp_path / "net")
@@ -202,12 +193,28 @@ def _mutations():
     return st.tuples(st.integers(0, 10_000), st.booleans(), junk)
 
 
-@pytest.fixture(scope="module")
-def saved_bundle(tmp_path_factory):
+class ConfiglessNet(et.Model):
+    """Saved without a config: it loads as its serving graph."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.flat = layers.Flatten()
+        self.dense = layers.Dense(width)
+
+    def call(self, inputs, training=False):
+        return et.nn.softmax(self.dense(self.flat(inputs))[:, 1:])
+
+
+@pytest.fixture(scope="module", params=["config", "graph"])
+def saved_bundle(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "b"
-    model = compiled(small_cnn())
     x, y = data(8)
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    if request.param == "config":
+        model = compiled(small_cnn())
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    else:
+        model = ConfiglessNet(3)
+        model(x)
     model.save(path, labels=["a", "b", "c"])
     return path
 
@@ -215,15 +222,21 @@ def saved_bundle(tmp_path_factory):
 def _paths(node, prefix=()):
     """Every (path of keys) inside a JSON value."""
     yield prefix
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
     for key, value in items:
         yield from _paths(value, (*prefix, key))
 
 
 def test_fuzzed_manifests_fail_as_bundle_errors(saved_bundle, tmp_path):
-    from hypothesis import HealthCheck, given, settings
-
     import shutil
+
+    from hypothesis import HealthCheck, given, settings
 
     original = json.loads((saved_bundle / "bundle.json").read_text())
     paths = [p for p in _paths(original) if p]
@@ -251,3 +264,57 @@ def test_fuzzed_manifests_fail_as_bundle_errors(saved_bundle, tmp_path):
             pass  # a clear error; anything else (KeyError, TypeError, ...) fails the test
 
     damage()
+
+
+def every_layer_model():
+    image = et.Input(shape=(8, 8, 3), name="image")
+    x = layers.ZeroPadding2D(1)(image)
+    x = layers.Conv2D(4, 3, strides=2, activation="relu6")(x)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.SeparableConv2D(6, 3, padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    a = layers.AveragePooling2D()(x)
+    b = layers.MaxPooling2D()(x)
+    x = layers.Concatenate()([layers.Add()([a, b]), layers.Multiply()([a, b])])
+    x = layers.UpSampling2D(interpolation="bilinear")(x)
+    x = layers.Cropping2D(1)(x)
+    pooled = layers.GlobalAveragePooling2D()(x)
+    peak = layers.GlobalMaxPooling2D()(x)
+    x = layers.Concatenate()([pooled, peak])
+    x = layers.Dense(8)(x)
+    x = layers.LeakyReLU()(layers.PReLU()(x))
+    x = layers.Reshape((2, 4))(x)
+    x = layers.Flatten()(layers.Permute((2, 1))(x))
+    tokens = et.Input(shape=(5,), dtype="int32", name="tokens")
+    e = layers.Flatten()(layers.Embedding(10, 2)(tokens))
+    x = layers.Concatenate()([x, e])
+    outputs = layers.Softmax()(layers.Dense(3)(layers.Dropout(0.5)(x)))
+    return et.Model([image, tokens], outputs)
+
+
+def test_serving_graph_replays_every_layer_at_any_batch_size(tmp_path):
+    from emberlite.trainer.graph import Graph
+
+    model = every_layer_model()
+    path = model.save(tmp_path / "b")
+    bundle = read_bundle(path)
+    prefix = "serving_default/"
+    constants = {k[len(prefix) :]: v for k, v in bundle.constants.items()}
+    graph = Graph.from_json(
+        bundle.signatures["serving_default"],
+        constants,
+        {v.name: v for v in model.weights},
+    )
+    assert [s.shape for s in graph.inputs] == [(None, 8, 8, 3), (None, 5)]
+    rng = np.random.default_rng(0)
+    for batch in (1, 3):
+        images = rng.normal(size=(batch, 8, 8, 3)).astype(np.float32)
+        tokens = rng.integers(0, 10, (batch, 5)).astype(np.int32)
+        (replayed,) = graph.run([et.constant(images), et.constant(tokens)])
+        np.testing.assert_array_equal(replayed.numpy(), model.predict([images, tokens], verbose=0))
+    loaded = et.load(path)
+    images, tokens = rng.normal(size=(2, 8, 8, 3)).astype(np.float32), np.ones((2, 5), np.int32)
+    np.testing.assert_array_equal(
+        loaded.predict([images, tokens], verbose=0), model.predict([images, tokens], verbose=0)
+    )

@@ -1053,7 +1053,9 @@ def conv2d_gpu(x, w, strides, dilations, pads, groups):
 
 @gpu_kernel("conv2d_backprop_input")
 def conv2d_backprop_input_gpu(dy, w, input_shape, strides, dilations, pads, groups):
-    xs, ws = tuple(int(d) for d in input_shape), tuple(w.shape)
+    from emberlite.trainer.ops.nn_ops import batch_from
+
+    xs, ws = tuple(int(d) for d in batch_from(input_shape, dy)), tuple(w.shape)
     if _conv_out_shape(xs, ws, strides, dilations, pads) != tuple(dy.shape):
         raise ValueError(f"gradient of shape {list(dy.shape)} for an input of shape {list(xs)}")
     dtype = np.result_type(dy.dtype, w.dtype)

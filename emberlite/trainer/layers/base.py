@@ -60,8 +60,9 @@ def clear_session() -> None:
 
 
 def snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z0-9])", r"\1_\2", name).lower().replace("2_d", "2d")
+    """Keras's default layer names: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # -- the training flag of the enclosing call ----------------------------------------------------

@@ -421,7 +421,14 @@ def _conv2d(x, w, strides, dilations, pads, groups):
 
 @primitive("conv2d_backprop_input")
 def _conv2d_backprop_input(dy, w, input_shape, strides, dilations, pads, groups):
+    input_shape = batch_from(input_shape, dy)
     return _conv2d_backprop_input_kernel(dy, w, input_shape, strides, dilations, pads, groups)
+
+
+def batch_from(input_shape: tuple, dy: Any) -> tuple[int, ...]:
+    """`input_shape` with a batch of -1 taken from the gradient's batch: conv2d_transpose
+    leaves the batch out of its attrs, so a traced graph serves any batch size."""
+    return (dy.shape[0], *input_shape[1:]) if input_shape[0] == -1 else tuple(input_shape)
 
 
 @primitive("conv2d_backprop_filter")
@@ -577,7 +584,13 @@ def conv2d_transpose(
             f"output_shape {list(out_shape)} (a convolution of that output gives {list(expected)})"
         )
     y = _conv2d_backprop_input(
-        x, w, input_shape=out_shape, strides=strides, dilations=dilations, pads=pads, groups=1
+        x,
+        w,
+        input_shape=(-1, *out_shape[1:]),
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        groups=1,
     )
     return _from_nhwc(y, nchw)
 

@@ -53,7 +53,7 @@ class Bundle:
 
     def asset_path(self, name: str) -> Path | None:
         """The file of asset `name` ("labels", ...), or None."""
-        relative = self.manifest.get("assets", {}).get(name)
+        relative = (self.manifest.get("assets") or {}).get(name)
         return self.path / relative if isinstance(relative, str) else None
 
     @property

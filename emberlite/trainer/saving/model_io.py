@@ -257,9 +257,15 @@ class LoadedModel(Model):
         super().__init__(name=Path(bundle.path).name)
         specs = bundle.manifest["variables"]
         saved = {
-            name: Variable(bundle.variables[name], trainable=specs[name]["trainable"], name=name)
+            name: Variable(
+                bundle.variables[name], trainable=specs[name].get("trainable") is True, name=name
+            )
             for name in bundle.manifest["weight_order"]
         }
+        if SERVING not in bundle.signatures:
+            raise BundleError(
+                f"bundle {bundle.path} has no model config and no {SERVING!r} signature to run"
+            )
         self._tracked_variables.extend(saved.values())
         prefix = f"{SERVING}/"
         constants = {
