@@ -83,3 +83,10 @@ def test_loss_scale_skips_overflowing_steps_and_halves(mixed):
     assert float(model.optimizer.dynamic_scale) == scale / 2
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_embedding_ids_are_not_rounded_to_float16(mixed):
+    embedding = layers.Embedding(4000, 2)
+    rows = embedding(np.array([[3001.0, 2049.0]]))
+    table = embedding.embeddings.numpy().astype(np.float16)
+    np.testing.assert_array_equal(rows.numpy()[0], table[[3001, 2049]])

@@ -141,6 +141,9 @@ class Layer:
     """
 
     _call_accepts_training: bool = False
+    # Keras's autocast: floating inputs are cast to the compute dtype (Embedding opts out:
+    # float ids above 2048 would round in float16)
+    autocast_inputs: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -360,7 +363,7 @@ class Layer:
             return self.call(inputs, *rest, **kwargs)
 
     def _convert_inputs(self, inputs: Any) -> Any:
-        compute = np.dtype(self.compute_dtype)
+        compute = np.dtype(self.compute_dtype if self.autocast_inputs else np.float32)
 
         def convert(x: Any) -> Any:
             if x is None:

@@ -129,6 +129,8 @@ class Embedding(Layer):
     """Rows of an [input_dim, output_dim] table at integer indices (floats are truncated to
     int32, as Keras does)."""
 
+    autocast_inputs = False
+
     def __init__(
         self,
         input_dim: int,
