@@ -16,8 +16,10 @@ $(VENV)/.installed-%: pyproject.toml
 
 DEMO_MODEL = "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
 
-## demo: fetch a real model; inspect it, check the format round trip, run it, compare with LiteRT
-demo: $(VENV)/.installed-reference
+## demo: train the digits CNN into a bundle; fetch a real model, inspect it, check the format
+## round trip, run it, compare with LiteRT
+demo: $(VENV)/.installed-demo
+	$(BIN)/python examples/train_digits.py --out digits_bundle
 	$(BIN)/python tools/fetch_models.py
 	$(BIN)/emberlite inspect $(DEMO_MODEL)
 	$(BIN)/emberlite check $(DEMO_MODEL)
