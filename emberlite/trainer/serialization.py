@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from emberlite.errors import EmberliteError
@@ -112,3 +113,71 @@ def resolve(identifier: Any, by_name: dict[str, Any], what: str) -> Any:
     if isinstance(identifier, dict):
         return deserialize(identifier, what=what)
     return identifier
+
+
+# -- functions in configs -------------------------------------------------------------------------
+
+
+def serialize_function(fn: Callable, builtins: dict[str, Callable]) -> str:
+    """A function's name for a config: built-ins by name, others as `register_serializable`
+    names them (they must be registered, or given as custom_objects, to be read back)."""
+    if builtins.get(getattr(fn, "__name__", None)) is fn:
+        return fn.__name__
+    return registered_name(fn)
+
+
+def deserialize_function(name: str, builtins: dict[str, Callable], what: str) -> Callable:
+    """The function `serialize_function` named: a built-in, a custom object or a registered
+    one."""
+    fn = builtins.get(name) or getattr(_scope, "objects", {}).get(name) or _REGISTRY.get(name)
+    if fn is None:
+        raise SerializationError(
+            f"unknown {what} function {name!r}: register it with register_serializable(), or "
+            f"pass custom_objects={{{name!r}: ...}}"
+        )
+    return fn
+
+
+# -- a module's get / serialize / deserialize -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The built-ins of one kind of object that also comes as a plain function (losses,
+    metrics), behind its module's `get`, `serialize` and `deserialize`."""
+
+    what: str  # "loss", "metric": for messages
+    base: type  # the kind's base class
+    classes: dict[str, type]  # built-in classes, by class name
+    functions: dict[str, Callable]  # built-in functions, by name
+    by_name: dict[str, type]  # the names `get` knows (see `resolve`)
+    error: type[Exception]  # what `get` raises for what it cannot interpret
+
+    def get(self, identifier: Any) -> Any:
+        """Keras's `get`: a name (a new instance of that class), a serialized config, a class
+        (instantiated), or an instance or function (as it is)."""
+        if identifier is None:
+            return None
+        if isinstance(identifier, dict):
+            return self.deserialize(identifier)
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier()
+        found = resolve(identifier, self.by_name, self.what)
+        if not callable(found):
+            raise self.error(f"could not interpret {self.what} identifier {identifier!r}")
+        return found
+
+    def serialize(self, obj: Any) -> Any:
+        """An instance as {"class_name", "config"}; a function as its name."""
+        if callable(obj) and not isinstance(obj, self.base):
+            return serialize_function(obj, self.functions)
+        return serialize(obj)
+
+    def deserialize(self, config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+        """What `serialize` wrote: a name (a function, else as `get`) or a config."""
+        if isinstance(config, str):
+            return self.functions.get(config) or self.get(config)
+        if isinstance(config, dict) and config.get("class_name") in self.classes:
+            with custom_object_scope(custom_objects):
+                return self.classes[config["class_name"]].from_config(config.get("config", {}))
+        return deserialize(config, custom_objects, what=self.what)

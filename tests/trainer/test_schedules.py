@@ -127,6 +127,8 @@ def test_keras_names_and_defaults():
     assert schedules.CosineDecayRestarts(0.1, 10).get_config()["name"] == "SGDRDecay"
     assert schedules.PiecewiseConstantDecay([1], [1.0, 0.5]).name == "PiecewiseConstant"
     assert schedules.PolynomialDecay(0.1, 10).get_config()["end_learning_rate"] == 0.0001
+    assert schedules.ExponentialDecay(0.1, 10, 0.5).get_config()["name"] == "ExponentialDecay"
+    assert schedules.InverseTimeDecay(0.1, 10, 0.5).name == "InverseTimeDecay"
 
 
 def test_bad_arguments_name_the_schedule():

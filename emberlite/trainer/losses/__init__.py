@@ -36,7 +36,6 @@ from emberlite.trainer.losses.functions import (
     binary_focal_crossentropy,
     categorical_crossentropy,
     cosine_similarity,
-    deserialize_function,
     hinge,
     huber,
     kl_divergence,
@@ -54,7 +53,6 @@ from emberlite.trainer.losses.functions import (
     mse,
     msle,
     poisson,
-    serialize_function,
     sparse_categorical_crossentropy,
 )
 from emberlite.trainer.losses.loss import (
@@ -82,6 +80,7 @@ from emberlite.trainer.losses.reduction import (
     reduce_weighted_values,
     standardize_reduction,
 )
+from emberlite.trainer.serialization import deserialize_function, serialize_function
 
 # -- get / serialize / deserialize --------------------------------------------------------------
 
@@ -134,36 +133,23 @@ _BY_NAME.update(
 )
 
 
+_CATALOG = serialization.Catalog("loss", Loss, CLASSES, FUNCTIONS, _BY_NAME, LossError)
+
+
 def get(identifier: Any) -> Any:
     """Keras's `losses.get`: a name ("mse", "binary_crossentropy", "Huber": a new `Loss` of
     that kind), a serialized config, a Loss class (instantiated) or a callable (as it is)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    found = serialization.resolve(identifier, _BY_NAME, "loss")
-    if not callable(found):
-        raise LossError(f"could not interpret loss identifier {identifier!r}")
-    return found
+    return _CATALOG.get(identifier)
 
 
 def serialize(loss: Any) -> Any:
     """A Loss as {"class_name", "config"}; a built-in loss function as its name."""
-    if callable(loss) and not isinstance(loss, Loss):
-        return serialize_function(loss, FUNCTIONS)
-    return serialization.serialize(loss)
+    return _CATALOG.serialize(loss)
 
 
 def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """What `serialize` wrote: a name or a {"class_name", "config"} dict."""
-    if isinstance(config, str):
-        return FUNCTIONS.get(config) or get(config)
-    if isinstance(config, dict) and config.get("class_name") in CLASSES:
-        with serialization.custom_object_scope(custom_objects):
-            return CLASSES[config["class_name"]].from_config(config.get("config", {}))
-    return serialization.deserialize(config, custom_objects, what="loss")
+    return _CATALOG.deserialize(config, custom_objects)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]

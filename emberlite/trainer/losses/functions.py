@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from emberlite.trainer import serialization
 from emberlite.trainer.losses.reduction import (
     EPSILON,
     LossError,
@@ -43,7 +42,6 @@ from emberlite.trainer.ops.nn_ops import (
     softplus,
     sparse_softmax_cross_entropy_with_logits,
 )
-from emberlite.trainer.serialization import SerializationError
 from emberlite.trainer.tensor import Tensor
 
 
@@ -241,25 +239,3 @@ FUNCTIONS = {
         sparse_categorical_crossentropy,
     )
 }
-
-
-# -- functions in configs ----------------------------------------------------------------------
-
-
-def serialize_function(fn: Callable, builtins: dict[str, Callable]) -> str:
-    """A function's name for a config: built-ins by name, others as `register_serializable`
-    names them (they must be registered, or given as custom_objects, to be read back)."""
-    if builtins.get(getattr(fn, "__name__", None)) is fn:
-        return fn.__name__
-    return serialization.registered_name(fn)
-
-
-def deserialize_function(name: str, builtins: dict[str, Callable], what: str) -> Callable:
-    scoped = getattr(serialization._scope, "objects", {})
-    fn = builtins.get(name) or scoped.get(name) or serialization._REGISTRY.get(name)
-    if fn is None:
-        raise SerializationError(
-            f"unknown {what} function {name!r}: register it with register_serializable(), or "
-            f"pass custom_objects={{{name!r}: ...}}"
-        )
-    return fn

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from emberlite.trainer import losses, serialization
-from emberlite.trainer.losses.functions import serialize_function
 from emberlite.trainer.metrics.accuracy_metrics import (
     Accuracy,
     BinaryAccuracy,
@@ -165,44 +164,40 @@ _BY_NAME.update(
 )
 
 
+class _MetricCatalog(serialization.Catalog):
+    """Names compile resolves later give a DeferredMetric; other names a metric named as
+    written."""
+
+    def get(self, identifier: Any) -> Any:
+        if not isinstance(identifier, str):
+            return super().get(identifier)
+        kind = _DEFERRED.get(identifier.replace("_", "").lower())
+        if kind is not None:
+            return DeferredMetric(kind, identifier)
+        metric = super().get(identifier)
+        metric.name = identifier
+        return metric
+
+
+_CATALOG = _MetricCatalog("metric", Metric, CLASSES, FUNCTIONS, _BY_NAME, MetricError)
+
+
 def get(identifier: Any) -> Any:
     """Keras's `metrics.get`: a name (a new metric of that kind, named as written, which is
     how compile shows it: get("mse").name == "mse"), a serialized config, a Metric class
     (instantiated), or a Metric or function (as it is).  "accuracy", "acc", "crossentropy"
     and "ce" give a DeferredMetric."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if isinstance(identifier, str):
-        kind = _DEFERRED.get(identifier.replace("_", "").lower())
-        if kind is not None:
-            return DeferredMetric(kind, identifier)
-        metric = serialization.resolve(identifier, _BY_NAME, "metric")
-        metric.name = identifier
-        return metric
-    if not callable(identifier):
-        raise MetricError(f"could not interpret metric identifier {identifier!r}")
-    return identifier
+    return _CATALOG.get(identifier)
 
 
 def serialize(metric: Any) -> Any:
     """A Metric as {"class_name", "config"}; a built-in metric function as its name."""
-    if callable(metric) and not isinstance(metric, Metric):
-        return serialize_function(metric, FUNCTIONS)
-    return serialization.serialize(metric)
+    return _CATALOG.serialize(metric)
 
 
 def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """What `serialize` wrote: a name or a {"class_name", "config"} dict."""
-    if isinstance(config, str):
-        return FUNCTIONS.get(config) or get(config)
-    if isinstance(config, dict) and config.get("class_name") in CLASSES:
-        with serialization.custom_object_scope(custom_objects):
-            return CLASSES[config["class_name"]].from_config(config.get("config", {}))
-    return serialization.deserialize(config, custom_objects, what="metric")
+    return _CATALOG.deserialize(config, custom_objects)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -86,33 +86,27 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> T
     return in_top_k(labels, y_pred, k)
 
 
-class Accuracy(MeanMetricWrapper):
-    def __init__(self, name: str = "accuracy", dtype: Any = None):
-        super().__init__(accuracy, name, dtype)
+# The built-in metrics (see `FunctionWrapper` for the class keywords).
 
 
-class BinaryAccuracy(MeanMetricWrapper):
-    def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5):
-        super().__init__(binary_accuracy, name, dtype, threshold=threshold)
+class Accuracy(MeanMetricWrapper, fn=accuracy): ...
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None):
-        super().__init__(categorical_accuracy, name, dtype)
+class BinaryAccuracy(MeanMetricWrapper, fn=binary_accuracy): ...
 
 
-class SparseCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None):
-        super().__init__(sparse_categorical_accuracy, name, dtype)
+class CategoricalAccuracy(MeanMetricWrapper, fn=categorical_accuracy): ...
 
 
-class TopKCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None):
-        super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
+class SparseCategoricalAccuracy(MeanMetricWrapper, fn=sparse_categorical_accuracy): ...
 
 
-class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(
-        self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None
-    ):
-        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k)
+# NOTE: k comes first in these two, as in Keras.
+class TopKCategoricalAccuracy(
+    MeanMetricWrapper, fn=top_k_categorical_accuracy, arguments=("k", "name", "dtype")
+): ...
+
+
+class SparseTopKCategoricalAccuracy(
+    MeanMetricWrapper, fn=sparse_top_k_categorical_accuracy, arguments=("k", "name", "dtype")
+): ...

@@ -14,13 +14,13 @@ import numpy as np
 
 from emberlite.errors import EmberliteError
 from emberlite.trainer.layers.base import snake_case
-from emberlite.trainer.losses.functions import deserialize_function, serialize_function
 from emberlite.trainer.losses.reduction import (
     broadcast_weights,
     count,
     divide_no_nan,
     squeeze_or_expand_to_same_rank,
 )
+from emberlite.trainer.losses.wrapper import FunctionWrapper
 from emberlite.trainer.ops.array_ops import identity
 from emberlite.trainer.ops.math_ops import cast, reduce_mean, reduce_sum
 from emberlite.trainer.serialization import Serializable
@@ -154,8 +154,11 @@ class Mean(Metric):
         return divide_no_nan(identity(self.total), identity(self.count))
 
 
-class MeanMetricWrapper(Mean):
+class MeanMetricWrapper(FunctionWrapper, Mean):
     """The mean of `fn(y_true, y_pred, **kwargs)` over all samples seen."""
+
+    what = "metric"
+    own_arguments_first = True
 
     def __init__(
         self, fn: Callable[..., Tensor], name: str | None = None, dtype: Any = None, **kwargs: Any
@@ -164,21 +167,11 @@ class MeanMetricWrapper(Mean):
         self.fn = fn
         self.fn_kwargs = kwargs
 
+    @classmethod
+    def builtin_functions(cls) -> dict[str, Callable[..., Tensor]]:
+        from emberlite.trainer.metrics import FUNCTIONS  # the package imports this module
+
+        return FUNCTIONS
+
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         super().update_state(self.fn(y_true, y_pred, **self.fn_kwargs), sample_weight)
-
-    def get_config(self) -> dict[str, Any]:
-        from emberlite.trainer.metrics import FUNCTIONS
-
-        config = {**super().get_config(), **self.fn_kwargs}
-        if type(self) is MeanMetricWrapper:  # subclasses fix their function
-            config["fn"] = serialize_function(self.fn, FUNCTIONS)
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> MeanMetricWrapper:
-        from emberlite.trainer.metrics import FUNCTIONS
-
-        if cls is MeanMetricWrapper:
-            config = {**config, "fn": deserialize_function(config["fn"], FUNCTIONS, "metric")}
-        return cls(**config)

@@ -18,24 +18,19 @@ def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Tensor:
     return reduce_sum(l2_normalize(y_true, axis) * l2_normalize(y_pred, axis), axis=axis)
 
 
-class MeanSquaredError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_squared_error", dtype: Any = None):
-        super().__init__(losses.mean_squared_error, name, dtype)
+# The built-in metrics (see `FunctionWrapper` for the class keywords).
 
 
-class MeanAbsoluteError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_absolute_error", dtype: Any = None):
-        super().__init__(losses.mean_absolute_error, name, dtype)
+class MeanSquaredError(MeanMetricWrapper, fn=losses.mean_squared_error): ...
 
 
-class MeanAbsolutePercentageError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_absolute_percentage_error", dtype: Any = None):
-        super().__init__(losses.mean_absolute_percentage_error, name, dtype)
+class MeanAbsoluteError(MeanMetricWrapper, fn=losses.mean_absolute_error): ...
 
 
-class MeanSquaredLogarithmicError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_squared_logarithmic_error", dtype: Any = None):
-        super().__init__(losses.mean_squared_logarithmic_error, name, dtype)
+class MeanAbsolutePercentageError(MeanMetricWrapper, fn=losses.mean_absolute_percentage_error): ...
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper, fn=losses.mean_squared_logarithmic_error): ...
 
 
 class RootMeanSquaredError(Mean):
@@ -52,75 +47,34 @@ class RootMeanSquaredError(Mean):
         return sqrt(super().result())
 
 
-class LogCoshError(MeanMetricWrapper):
-    def __init__(self, name: str = "logcosh", dtype: Any = None):
-        super().__init__(losses.log_cosh, name, dtype)
+class LogCoshError(MeanMetricWrapper, fn=losses.log_cosh, name="logcosh"): ...
 
 
-class CosineSimilarity(MeanMetricWrapper):
-    def __init__(self, name: str = "cosine_similarity", dtype: Any = None, axis: int = -1):
-        super().__init__(cosine_similarity, name, dtype, axis=axis)
+class CosineSimilarity(MeanMetricWrapper, fn=cosine_similarity): ...
 
 
-class Hinge(MeanMetricWrapper):
-    def __init__(self, name: str = "hinge", dtype: Any = None):
-        super().__init__(losses.hinge, name, dtype)
+class Hinge(MeanMetricWrapper, fn=losses.hinge): ...
 
 
-class KLDivergence(MeanMetricWrapper):
-    def __init__(self, name: str = "kl_divergence", dtype: Any = None):
-        super().__init__(losses.kl_divergence, name, dtype)
+class KLDivergence(MeanMetricWrapper, fn=losses.kl_divergence): ...
 
 
-class Poisson(MeanMetricWrapper):
-    def __init__(self, name: str = "poisson", dtype: Any = None):
-        super().__init__(losses.poisson, name, dtype)
+class Poisson(MeanMetricWrapper, fn=losses.poisson): ...
 
 
-class BinaryCrossentropy(MeanMetricWrapper):
-    def __init__(
-        self,
-        name: str = "binary_crossentropy",
-        dtype: Any = None,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-    ):
-        super().__init__(
-            losses.binary_crossentropy,
-            name,
-            dtype,
-            from_logits=from_logits,
-            label_smoothing=label_smoothing,
-        )
+# Keras's metrics take only some of the functions' arguments.
+class BinaryCrossentropy(
+    MeanMetricWrapper,
+    fn=losses.binary_crossentropy,
+    arguments=("name", "dtype", "from_logits", "label_smoothing"),
+): ...
 
 
-class CategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(
-        self,
-        name: str = "categorical_crossentropy",
-        dtype: Any = None,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-    ):
-        super().__init__(
-            losses.categorical_crossentropy,
-            name,
-            dtype,
-            from_logits=from_logits,
-            label_smoothing=label_smoothing,
-            axis=axis,
-        )
+class CategoricalCrossentropy(MeanMetricWrapper, fn=losses.categorical_crossentropy): ...
 
 
-class SparseCategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(
-        self,
-        name: str = "sparse_categorical_crossentropy",
-        dtype: Any = None,
-        from_logits: bool = False,
-        axis: int = -1,
-    ):
-        super().__init__(
-            losses.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits, axis=axis
-        )
+class SparseCategoricalCrossentropy(
+    MeanMetricWrapper,
+    fn=losses.sparse_categorical_crossentropy,
+    arguments=("name", "dtype", "from_logits", "axis"),
+): ...

@@ -66,10 +66,10 @@ def _ceil(x: Tensor) -> Tensor:
     return -floor(-x)
 
 
-@register_serializable()
-class ExponentialDecay(LearningRateSchedule):
-    """initial_learning_rate * decay_rate ** (step / decay_steps) (the exponent floored when
-    `staircase`)."""
+class _StepRatioDecay(LearningRateSchedule):
+    """A decay by `decay_rate` as a function of step / decay_steps (floored when
+    `staircase`), which subclasses give as `_decayed(ratio)`; the name defaults to the
+    class's."""
 
     def __init__(
         self,
@@ -77,8 +77,9 @@ class ExponentialDecay(LearningRateSchedule):
         decay_steps: int,
         decay_rate: float,
         staircase: bool = False,
-        name: str = "ExponentialDecay",
+        name: str | None = None,
     ):
+        name = name or type(self).__name__
         _positive(name, decay_steps=decay_steps)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
@@ -87,10 +88,20 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: Any) -> Tensor:
-        p = _float_step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = floor(p)
-        return float(self.initial_learning_rate) * float(self.decay_rate) ** p
+        ratio = _float_step(step) / float(self.decay_steps)
+        return self._decayed(floor(ratio) if self.staircase else ratio)
+
+    def _decayed(self, ratio: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define _decayed(ratio)")
+
+
+@register_serializable()
+class ExponentialDecay(_StepRatioDecay):
+    """initial_learning_rate * decay_rate ** (step / decay_steps) (the exponent floored when
+    `staircase`)."""
+
+    def _decayed(self, ratio: Tensor) -> Tensor:
+        return float(self.initial_learning_rate) * float(self.decay_rate) ** ratio
 
 
 @register_serializable()
@@ -156,30 +167,12 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 @register_serializable()
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepRatioDecay):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps) (the ratio floored when
     `staircase`)."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str = "InverseTimeDecay",
-    ):
-        _positive(name, decay_steps=decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step: Any) -> Tensor:
-        p = _float_step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = floor(p)
-        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
+    def _decayed(self, ratio: Tensor) -> Tensor:
+        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * ratio)
 
 
 def _cosine(fraction: Tensor, alpha: float) -> Tensor:
