@@ -255,11 +255,11 @@ class Graph:
         """The graph `to_json` wrote, its variables taken from `variables` by name."""
         try:
             graph = cls._parse(data, constants, variables)
-        except (KeyError, TypeError, ValueError) as e:
+            graph._check_refs()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             if isinstance(e, GraphError):
                 raise
             raise GraphError(f"malformed graph JSON: {type(e).__name__}: {e}") from None
-        graph._check_refs()
         return graph
 
     @classmethod

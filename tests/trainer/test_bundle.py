@@ -233,37 +233,56 @@ def _paths(node, prefix=()):
         yield from _paths(value, (*prefix, key))
 
 
-def test_fuzzed_manifests_fail_as_bundle_errors(saved_bundle, tmp_path):
+def _load_damaged(saved, workdir, path, value, delete):
+    """Load a copy of `saved` whose bundle.json has the entry at `path` deleted or replaced;
+    only an EmberliteError may come out."""
     import shutil
 
+    manifest = json.loads((saved / "bundle.json").read_text())
+    *parents, last = path
+    holder = manifest
+    for key in parents:
+        holder = holder[key]
+    if delete and isinstance(holder, dict):
+        del holder[last]
+    else:
+        holder[last] = value
+    copy = workdir / "copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(saved, copy)
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    try:
+        et.load(copy).predict(data(2)[0], verbose=0)
+    except EmberliteError:
+        pass  # a clear error; anything else (KeyError, TypeError, ...) fails the test
+
+
+def _manifest_paths(saved):
+    return [p for p in _paths(json.loads((saved / "bundle.json").read_text())) if p]
+
+
+def test_fuzzed_manifests_fail_as_bundle_errors(saved_bundle, tmp_path):
     from hypothesis import HealthCheck, given, settings
 
-    original = json.loads((saved_bundle / "bundle.json").read_text())
-    paths = [p for p in _paths(original) if p]
+    paths = _manifest_paths(saved_bundle)
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(_mutations())
     def damage(mutation):
         index, delete, value = mutation
-        manifest = json.loads(json.dumps(original))
-        *parents, last = paths[index % len(paths)]
-        holder = manifest
-        for key in parents:
-            holder = holder[key]
-        if delete and isinstance(holder, dict):
-            del holder[last]
-        else:
-            holder[last] = value
-        copy = tmp_path / "copy"
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(saved_bundle, copy)
-        (copy / "bundle.json").write_text(json.dumps(manifest))
-        try:
-            et.load(copy).predict(data(2)[0], verbose=0)
-        except EmberliteError:
-            pass  # a clear error; anything else (KeyError, TypeError, ...) fails the test
+        _load_damaged(saved_bundle, tmp_path, paths[index % len(paths)], value, delete)
 
     damage()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", [None, 7, "x", [1], {"a": 1}, "../../outside"])
+def test_every_manifest_entry_damaged(saved_bundle, tmp_path, value):
+    for path in _manifest_paths(saved_bundle):
+        _load_damaged(saved_bundle, tmp_path, path, value, delete=False)
+        _load_damaged(saved_bundle, tmp_path, path, value, delete=True)
 
 
 def every_layer_model():

@@ -190,6 +190,8 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
         _check_inside(path, files.get(key), f"files.{key}", fail)
     for name, relative in (kind("assets", dict, optional=True) or {}).items():
         _check_inside(path, relative, f"assets.{name}", fail)
+        if not (path / relative).is_file():
+            fail(f"asset {name!r} ({relative}) is missing")
     for name, spec in kind("variables", dict).items():
         shape = spec.get("shape") if isinstance(spec, dict) else None
         valid = (

@@ -216,13 +216,25 @@ def load_model(
             model.build(_tuple_shape(shape))
     _assign(bundle, model.weights, manifest["weight_order"], f"model {model.name!r}")
     if compile and manifest.get("compile"):
-        model.compile_from_config(manifest["compile"])
-        model.optimizer.build(model.trainable_variables)
-        names = manifest.get("optimizer_variables", [])
-        _assign(bundle, list(model.optimizer.variables), names, "the optimizer")
+        _restore_compiled(bundle, model)
     model.bundle_labels = bundle.labels
     model.bundle_normalization = manifest.get("normalization")
     return model
+
+
+def _restore_compiled(bundle: Bundle, model: Any) -> None:
+    """compile() as saved, then the optimizer's state, so fit continues where it stopped."""
+    try:
+        model.compile_from_config(bundle.manifest["compile"])
+    except SerializationError as e:
+        raise BundleError(f"bundle {bundle.path}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise BundleError(f"bundle {bundle.path}: its compile config is damaged: {e!r}") from None
+    if model.optimizer is None:
+        raise BundleError(f"bundle {bundle.path}: its compile config names no optimizer")
+    model.optimizer.build(model.trainable_variables)
+    names = bundle.manifest.get("optimizer_variables") or []
+    _assign(bundle, list(model.optimizer.variables), names, "the optimizer")
 
 
 def _tuple_shape(shape: Any) -> Any:
