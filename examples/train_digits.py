@@ -41,8 +41,10 @@ def load_data(seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
 
 def build_model() -> et.Model:
     inputs = et.Input(shape=(8, 8, 1), name="image")
-    x = layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    # NOTE: batch norm between the conv and its activation, so the converter folds it away
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs)
     x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
