@@ -6,7 +6,16 @@ from typing import Any
 from emberlite.errors import EmberliteError
 
 __version__ = "0.1.0"
-__all__ = ["EmberliteError", "__version__", "device", "function"]
+__all__ = ["EmberliteError", "__version__", "convert", "device", "function"]
+
+
+def convert(source: Any, output: Any = None, **options: Any) -> Any:
+    """`emberlite.convert("model_dir", "model.tflite")`: a trainer bundle or an .onnx file to a
+    .tflite model; the same as `emberlite.converter.convert` (options: quantize, signature,
+    optimize, disable).  Returns a ConversionResult."""
+    from emberlite.converter import convert as run
+
+    return run(source, output, **options)
 
 
 def device(spec: str) -> AbstractContextManager[Any]:

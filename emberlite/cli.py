@@ -19,6 +19,8 @@ from rich.table import Table
 
 from emberlite import __version__
 from emberlite.check import check_model
+from emberlite.converter import QUANTIZE_MODES, ConversionResult
+from emberlite.converter import convert as convert_model
 from emberlite.errors import EmberliteError, TensorValueError
 from emberlite.inspect import render, summarize
 from emberlite.interpreter import Interpreter
@@ -235,6 +237,65 @@ def _print_parity(report: ParityReport, console: Console) -> None:
             f"{verdict}; first tensor beyond 1e-4: {first.index} {first.name!r}, "
             f"produced by {first.producer}"
         )
+
+
+@main.command("convert")
+@click.argument("source", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="The .tflite to write."
+)
+@click.option(
+    "--quantize",
+    default="none",
+    show_default=True,
+    metavar="|".join(QUANTIZE_MODES),
+    help="Weights as float32, or stored as float16 (half the size).",
+)
+@click.option("--signature", help="The bundle signature to convert (default: serving_default).")
+@click.option("--no-optimize", is_flag=True, help="Write the graph as lowered, unoptimized.")
+@click.option(
+    "--disable",
+    multiple=True,
+    metavar="PASS",
+    help="Skip an optimization pass (repeatable, or comma-separated).",
+)
+def convert_command(
+    source: Path,
+    output: Path,
+    quantize: str,
+    signature: str | None,
+    no_optimize: bool,
+    disable: tuple[str, ...],
+) -> None:
+    """Convert INPUT (a bundle directory or an .onnx file) to a .tflite model."""
+    result = convert_model(
+        source,
+        output,
+        quantize=quantize,
+        signature=signature,
+        optimize=not no_optimize,
+        disable=[name.strip() for names in disable for name in names.split(",") if name.strip()],
+    )
+    _print_conversion(result, Console(highlight=False))
+
+
+def _print_conversion(result: ConversionResult, console: Console) -> None:
+    before, after = result.ops_before, result.ops_after
+    table = Table("op", "before", "after", box=None)
+    for op in sorted(before.keys() | after.keys()):
+        table.add_row(op, str(before.get(op, 0)), str(after.get(op, 0)))
+    console.print(table)
+    console.print(
+        f"ops: {sum(before.values())} -> {sum(after.values())}; "
+        f"size: {_size_text(result.size)}; "
+        f"time: {result.seconds:.2f} s"
+    )
+    console.print(f"wrote {result.output}", soft_wrap=True)
+
+
+def _size_text(size: int) -> str:
+    scaled = f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+    return f"{scaled} ({size} bytes)"
 
 
 if __name__ == "__main__":
