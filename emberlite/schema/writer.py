@@ -63,10 +63,17 @@ def save_model(model: Model, path: str | os.PathLike, **kwargs: Any) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # NOTE: mkstemp makes 0600; a new file gets 0644-ish
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # -- object model -> generated object API ----------------------------------------------------
