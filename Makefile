@@ -16,10 +16,12 @@ $(VENV)/.installed-%: pyproject.toml
 
 DEMO_MODEL = "$$($(BIN)/python tools/fetch_models.py)/pose_landmark_full.tflite"
 
-## demo: train the digits CNN into a bundle; fetch a real model, inspect it, check the format
-## round trip, run it, compare with LiteRT
+## demo: train the digits CNN into a bundle, convert it, compare it with LiteRT; fetch a real
+## model, inspect it, check the format round trip, run it, compare with LiteRT
 demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/train_digits.py --out digits_bundle
+	$(BIN)/emberlite convert digits_bundle -o digits.tflite
+	$(BIN)/emberlite parity digits.tflite
 	$(BIN)/python tools/fetch_models.py
 	$(BIN)/emberlite inspect $(DEMO_MODEL)
 	$(BIN)/emberlite check $(DEMO_MODEL)
