@@ -407,7 +407,10 @@ def test_tape_gradients_on_the_gpu_match_the_cpu(fn, shapes):
     y_cpu, g_cpu = _gradients(fn, arrays, "cpu:0")
     np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-5)
     for k, (g, e) in enumerate(zip(g_gpu, g_cpu, strict=True)):
-        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6, err_msg=f"input {k}")
+        # NOTE: the bar scales with the gradient: an element near cancellation (1e-4 of a
+        # gradient of 2e-2) differs by float32 summation order alone
+        scale = float(np.abs(e).max())
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * scale, err_msg=f"input {k}")
 
 
 @on_gpu
